@@ -1,0 +1,210 @@
+"""Exhaustive exploration: every interleaving, each distinct finding once,
+with the shortest schedule that reaches it.
+
+The explorer is a strategy over the same two functions a replay uses
+(:func:`~labkit.semantics.can_step`, :func:`~labkit.semantics.apply`):
+breadth-first over states, de-duplicating equal states, until every
+reachable state has been seen or the budget runs out.
+
+Reduction: *sleep sets* (Godefroid). After exploring cpu ``a`` from a state,
+a sibling branch that takes cpu ``b`` need not try ``a`` next if ``a`` and
+``b``'s steps are independent (touch disjoint shared things) — that order was
+already covered. Sleep sets never lose a reachable state, only redundant
+transitions; the benchmark (``python -m labkit bench``) shows what they save.
+With state matching, a state reached again with a smaller sleep set is
+re-explored for the transitions it had slept on, which keeps the search
+exhaustive.
+
+Shortest schedules: every explored edge is kept, and after the search a plain
+breadth-first pass over those edges gives each state its shortest schedule.
+Every trace is equivalent (same steps, commuted) to an explored one of the
+same length, so these are the true shortest schedules.
+
+>>> from labkit.cases import program
+>>> r = explore(program("abba", "before"))
+>>> r.complete, [(f.kind, f.schedule) for f in r.findings]
+(True, [('deadlock', 'CPU0 CPU1 CPU0 CPU1')])
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field, replace
+
+from .errors import ModelError
+from .model import Program
+from .semantics import Finding, apply, can_step, footprint, initial_state, state_findings
+
+__all__ = ["Exploration", "explore", "DEFAULT_MAX_STATES"]
+
+DEFAULT_MAX_STATES = 500_000
+DEFAULT_MAX_SECONDS = 120.0
+
+
+@dataclass
+class Exploration:
+    """The explorer's answer."""
+
+    case: str
+    variant: str
+    complete: bool
+    states: int
+    transitions: int
+    findings: list[Finding] = field(default_factory=list)
+    reduction: str = "sleep-sets"
+    stopped: str | None = None   # why the search stopped early, in words
+    seconds: float = 0.0
+    graph: dict | None = field(default=None, repr=False)   # kept with keep_graph=True
+
+    def to_json(self) -> dict:
+        d = {"case": self.case, "variant": self.variant, "complete": self.complete,
+             "states": self.states, "transitions": self.transitions,
+             "findings": [f.to_json() for f in self.findings]}
+        if self.stopped:
+            d["stopped"] = self.stopped
+        return d
+
+    def kinds(self) -> set[str]:
+        return {f.kind for f in self.findings}
+
+
+def _independent(a, b) -> bool:
+    (ra, wa), (rb, wb) = a, b
+    return not (wa & (rb | wb)) and not (wb & ra)
+
+
+def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds: float = DEFAULT_MAX_SECONDS,
+            reduction: bool = True, keep_graph: bool = False) -> Exploration:
+    """Explore every interleaving of ``prog``.
+
+    Parameters
+    ----------
+    max_states, max_seconds : the budget. When either runs out the search
+        stops, ``complete`` is False and ``stopped`` says which budget ended it;
+        the findings so far are real (each has a replayable schedule).
+    reduction : use sleep sets (True) or plain exhaustive search (False).
+    keep_graph : keep the explored state graph (``graph``: states, edges) for
+        export to the stepper.
+    """
+    if max_states < 1:
+        raise ValueError("max_states must be at least 1")
+    t0 = time.perf_counter()
+    ncpu = len(prog.cpus)
+    s0 = initial_state(prog)
+    ids = {s0: 0}
+    states = [s0]
+    sleep = [frozenset()]
+    parent: list = [None]
+    edges: list[list] = [[]]
+    occ: dict = {}          # finding key -> list of (state id, cpu or None, Finding)
+    transitions = 0
+    stopped = None
+
+    def note(key_f, sid, cpu):
+        occ.setdefault(key_f.key, []).append((sid, cpu, key_f))
+
+    def path_to(sid):
+        out = []
+        while parent[sid] is not None:
+            sid, c = parent[sid]
+            out.append(prog.cpus[c].name)
+        return out[::-1]
+
+    for f in state_findings(prog, s0):
+        note(f, 0, None)
+    queue = deque([(0, None)])
+    while queue and stopped is None:
+        sid, only = queue.popleft()
+        s = states[sid]
+        enabled = [c for c in range(ncpu) if can_step(prog, s, c)]
+        if not enabled:
+            continue
+        z = sleep[sid]
+        if only is None:
+            todo = [c for c in enabled if c not in z]
+        else:
+            todo = [c for c in enabled if c in only]
+        fps = {c: footprint(prog, s, c) for c in enabled} if reduction else None
+        done: list[int] = []
+        for c in todo:
+            try:
+                out = apply(prog, s, c)
+            except ModelError as e:
+                sched = " ".join(path_to(sid) + [prog.cpus[c].name])
+                raise ModelError(f"{e} (reached by schedule {sched!r})") from None
+            transitions += 1
+            ns = out.state
+            if reduction:
+                zc = frozenset(u for u in (z | set(done)) if u in fps and _independent(fps[u], fps[c]))
+            else:
+                zc = frozenset()
+            done.append(c)
+            nid = ids.get(ns)
+            if nid is None:
+                if len(states) >= max_states:
+                    stopped = f"stopped after {len(states)} states: the state budget (--max-states {max_states}) ran out"
+                    break
+                nid = len(states)
+                ids[ns] = nid
+                states.append(ns)
+                sleep.append(zc)
+                parent.append((sid, c))
+                edges.append([])
+                queue.append((nid, None))
+                for f in state_findings(prog, ns):
+                    note(f, nid, None)
+            else:
+                old = sleep[nid]
+                if not old <= zc:
+                    sleep[nid] = old & zc
+                    queue.append((nid, old - zc))
+            edges[sid].append((c, nid))
+            for f in out.findings:
+                note(f, sid, c)
+            if transitions % 2048 == 0 and time.perf_counter() - t0 > max_seconds:
+                stopped = f"stopped after {max_seconds:g} s: the time budget ran out ({len(states)} states so far)"
+                break
+
+    # Shortest schedules: BFS over every explored edge.
+    dist = [-1] * len(states)
+    bparent: list = [None] * len(states)
+    dist[0] = 0
+    bq = deque([0])
+    while bq:
+        sid = bq.popleft()
+        for c, nid in edges[sid]:
+            if dist[nid] < 0:
+                dist[nid] = dist[sid] + 1
+                bparent[nid] = (sid, c)
+                bq.append(nid)
+
+    def schedule_of(sid, cpu):
+        names = []
+        while bparent[sid] is not None:
+            sid, c = bparent[sid]
+            names.append(prog.cpus[c].name)
+        names.reverse()
+        if cpu is not None:
+            names.append(prog.cpus[cpu].name)
+        return " ".join(names)
+
+    findings = []
+    for key, lst in occ.items():
+        best = None
+        for sid, cpu, f in lst:
+            if dist[sid] < 0:
+                continue
+            sched = schedule_of(sid, cpu)
+            n = dist[sid] + (cpu is not None)
+            rank = (n, sched)
+            if best is None or rank < best[0]:
+                best = (rank, f, sched, n)
+        if best is not None:
+            _, f, sched, n = best
+            findings.append(replace(f, schedule=sched, step=n))
+    kind_order = {"deadlock": 0, "use_after_free": 1, "double_free": 2, "refcount": 3, "warn": 4}
+    findings.sort(key=lambda f: (kind_order.get(f.kind, 9), f.step, f.schedule, f.message))
+    graph = {"states": states, "edges": edges, "dist": dist} if keep_graph else None
+    return Exploration(prog.case, prog.variant, stopped is None, len(states), transitions, findings,
+                       "sleep-sets" if reduction else "none", stopped, time.perf_counter() - t0, graph)

@@ -1,0 +1,628 @@
+"""Models of kernel code: locks, shared data, functions made of pseudo-C steps.
+
+A model is written with :class:`Model`, a small builder that reads like the
+kernel: locks and objects are declared by their kernel names, functions are
+lists of steps (one pseudo-C line each), and cpus run an entry function with
+the kernel call stack that led there. ``Model.build()`` checks the model and
+returns a frozen :class:`Program`, which the semantics layer runs.
+
+Every step remembers the file and line of the model source that created it,
+so an error in a model names that line.
+
+Examples
+--------
+>>> m = Model("abba", "before", title="ABBA")
+>>> m.mutex("A"); m.mutex("B")
+>>> m.func("one", [mutex_lock("A"), mutex_lock("B"), mutex_unlock("B"), mutex_unlock("A")])
+>>> m.func("two", [mutex_lock("B"), mutex_lock("A"), mutex_unlock("A"), mutex_unlock("B")])
+>>> m.cpu("CPU0", "one"); m.cpu("CPU1", "two")
+>>> prog = m.build()
+>>> [op.text for op in prog.function("two").ops][:2]
+['mutex_lock(&B);', 'mutex_lock(&A);']
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .errors import ModelError
+
+__all__ = [
+    "Expr", "var", "local", "refcount", "alive", "const",
+    "Op", "LockDecl", "Function", "CpuDecl", "Invariant", "Program", "Model",
+    "mutex_lock", "mutex_unlock", "mutex_trylock", "spin_lock", "spin_unlock",
+    "down_read", "up_read", "down_write", "up_write", "down_read_trylock",
+    "get", "get_not_zero", "put", "alloc", "free", "use",
+    "assign", "let", "if_", "goto", "label", "call", "ret",
+    "warn_on", "wait_event", "complete", "step",
+    "ACQUIRE_OPS", "RELEASE_OPS", "LOCK_KINDS",
+]
+
+LOCK_KINDS = ("mutex", "spinlock", "rwsem")
+
+# Which lock kinds each lock operation accepts, and the mode it takes.
+ACQUIRE_OPS = {
+    "mutex_lock": ("mutex", "write"),
+    "spin_lock": ("spinlock", "write"),
+    "down_read": ("rwsem", "read"),
+    "down_write": ("rwsem", "write"),
+}
+TRYLOCK_OPS = {
+    "mutex_trylock": ("mutex", "write"),
+    "down_read_trylock": ("rwsem", "read"),
+}
+RELEASE_OPS = {
+    "mutex_unlock": ("mutex", "write"),
+    "spin_unlock": ("spinlock", "write"),
+    "up_read": ("rwsem", "read"),
+    "up_write": ("rwsem", "write"),
+}
+
+
+# --------------------------------------------------------------------------
+# Expressions: conditions that steps branch on, WARN_ON, wait_event.
+# --------------------------------------------------------------------------
+
+class Expr:
+    """A side-effect-free expression over shared variables and cpu-locals.
+
+    Built with :func:`var`, :func:`local`, :func:`refcount`, :func:`alive` and
+    the operators ``==``, ``!=``, ``&`` (and), ``|`` (or), ``~`` (not).
+    Kept as a plain tuple so models stay hashable data.
+
+    >>> str((var("x") == 1) & ~local("found"))
+    '(x == 1) && !$found'
+    """
+
+    __slots__ = ("t",)
+
+    def __init__(self, t: tuple):
+        self.t = t
+
+    def __eq__(self, other):  # type: ignore[override]
+        return Expr(("eq", self, _wrap(other)))
+
+    def __ne__(self, other):  # type: ignore[override]
+        return Expr(("ne", self, _wrap(other)))
+
+    def __and__(self, other):
+        return Expr(("and", self, _wrap(other)))
+
+    def __or__(self, other):
+        return Expr(("or", self, _wrap(other)))
+
+    def __invert__(self):
+        return Expr(("not", self))
+
+    def __hash__(self):
+        return hash(self.t)
+
+    def __bool__(self):
+        raise TypeError("an Expr has no truth value; it is evaluated against a state")
+
+    def __repr__(self):
+        return f"Expr({self})"
+
+    def __str__(self):
+        tag = self.t[0]
+        if tag == "var":
+            return self.t[1]
+        if tag == "local":
+            return "$" + self.t[1]
+        if tag == "ref":
+            return f"refcount({self.t[1]})"
+        if tag == "alive":
+            return f"alive({self.t[1]})"
+        if tag == "const":
+            return "NULL" if self.t[1] is None else repr(self.t[1])
+        if tag == "not":
+            return "!" + _paren(self.t[1])
+        sym = {"eq": "==", "ne": "!=", "and": "&&", "or": "||"}[tag]
+        return f"{_paren(self.t[1])} {sym} {_paren(self.t[2])}"
+
+    def names(self, tag: str) -> set[str]:
+        """The names of the given leaf kind (``var``, ``local``, ``ref``, ``alive``)."""
+        if self.t[0] == tag:
+            return {self.t[1]}
+        out: set[str] = set()
+        for part in self.t[1:]:
+            if isinstance(part, Expr):
+                out |= part.names(tag)
+        return out
+
+
+def _paren(e: Expr) -> str:
+    return f"({e})" if e.t[0] in ("eq", "ne", "and", "or") else str(e)
+
+
+def _wrap(v: Any) -> Expr:
+    return v if isinstance(v, Expr) else Expr(("const", v))
+
+
+def var(name: str) -> Expr:
+    """A shared variable (a field, a flag, a pointer) read by all cpus."""
+    return Expr(("var", name))
+
+
+def local(name: str) -> Expr:
+    """A cpu-local variable, set by :func:`let` or a trylock."""
+    return Expr(("local", name))
+
+
+def refcount(name: str) -> Expr:
+    """The current count of a declared refcount."""
+    return Expr(("ref", name))
+
+
+def alive(name: str) -> Expr:
+    """True while a declared object is allocated and not freed."""
+    return Expr(("alive", name))
+
+
+def const(value: Any) -> Expr:
+    return Expr(("const", value))
+
+
+# --------------------------------------------------------------------------
+# Steps (ops). Each is one pseudo-C line executed atomically by one cpu.
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True, eq=False)   # identity: two steps on one line are still two steps
+class Op:
+    """One step of a function: an operation, its pseudo-C line, its source.
+
+    ``kind`` is the operation (``mutex_lock``, ``put``, ``if`` ...), ``args``
+    its operands, ``text`` the line learners see, ``where`` the model source
+    ``file:line`` that wrote it (for error messages).
+    """
+
+    kind: str
+    args: tuple
+    text: str
+    where: str = "?"
+
+    @property
+    def lock(self) -> str | None:
+        if self.kind in ACQUIRE_OPS or self.kind in RELEASE_OPS or self.kind in TRYLOCK_OPS:
+            return self.args[0]
+        return None
+
+
+def _caller(depth: int = 2) -> str:
+    """``file:line`` of the model source that called an op constructor."""
+    f = sys._getframe(depth)
+    # Skip frames inside this module (helpers calling helpers).
+    while f is not None and f.f_code.co_filename == __file__:
+        f = f.f_back
+    if f is None:
+        return "?"
+    path = f.f_code.co_filename
+    try:
+        path = os.path.relpath(path)
+    except ValueError:
+        pass
+    return f"{path}:{f.f_lineno}"
+
+
+def _op(kind: str, args: tuple, text: str | None, default: str) -> Op:
+    return Op(kind, args, text if text is not None else default, _caller())
+
+
+def mutex_lock(lock: str, text: str | None = None) -> Op:
+    return _op("mutex_lock", (lock,), text, f"mutex_lock(&{lock});")
+
+
+def mutex_unlock(lock: str, text: str | None = None) -> Op:
+    return _op("mutex_unlock", (lock,), text, f"mutex_unlock(&{lock});")
+
+
+def mutex_trylock(lock: str, into: str, text: str | None = None) -> Op:
+    """``$into = mutex_trylock(&lock)``: never blocks; sets a cpu-local."""
+    return _op("mutex_trylock", (lock, into), text, f"{into} = mutex_trylock(&{lock});")
+
+
+def spin_lock(lock: str, text: str | None = None) -> Op:
+    return _op("spin_lock", (lock,), text, f"spin_lock(&{lock});")
+
+
+def spin_unlock(lock: str, text: str | None = None) -> Op:
+    return _op("spin_unlock", (lock,), text, f"spin_unlock(&{lock});")
+
+
+def down_read(lock: str, text: str | None = None) -> Op:
+    return _op("down_read", (lock,), text, f"down_read(&{lock});")
+
+
+def up_read(lock: str, text: str | None = None) -> Op:
+    return _op("up_read", (lock,), text, f"up_read(&{lock});")
+
+
+def down_write(lock: str, text: str | None = None) -> Op:
+    return _op("down_write", (lock,), text, f"down_write(&{lock});")
+
+
+def up_write(lock: str, text: str | None = None) -> Op:
+    return _op("up_write", (lock,), text, f"up_write(&{lock});")
+
+
+def down_read_trylock(lock: str, into: str, text: str | None = None) -> Op:
+    return _op("down_read_trylock", (lock, into), text, f"{into} = down_read_trylock(&{lock});")
+
+
+def get(ref: str, text: str | None = None) -> Op:
+    """Take a reference (``kref_get``, ``refcount_inc``)."""
+    return _op("get", (ref,), text, f"kref_get(&{ref});")
+
+
+def get_not_zero(ref: str, into: str, text: str | None = None) -> Op:
+    """``$into = refcount_inc_not_zero(&ref)``: take a reference unless it is zero."""
+    return _op("get_not_zero", (ref, into), text, f"{into} = refcount_inc_not_zero(&{ref});")
+
+
+def put(ref: str, release: str | None = None, text: str | None = None) -> Op:
+    """Drop a reference; the last put calls ``release`` in this cpu's context.
+
+    The release function runs as ordinary steps of the putting cpu, under
+    whatever locks that cpu holds, which is how a last put can deadlock.
+    """
+    return _op("put", (ref, release), text, f"kref_put(&{ref}, {release or 'NULL'});")
+
+
+def alloc(obj: str, text: str | None = None) -> Op:
+    return _op("alloc", (obj,), text, f"{obj} = kzalloc(sizeof(*{obj}), GFP_KERNEL);")
+
+
+def free(obj: str, text: str | None = None) -> Op:
+    return _op("free", (obj,), text, f"kfree({obj});")
+
+
+def use(obj: str, text: str | None = None) -> Op:
+    """Dereference an object: a use after free if it was freed."""
+    return _op("use", (obj,), text, f"use({obj});")
+
+
+def assign(name: str, value: Any, text: str | None = None) -> Op:
+    """Write a shared variable: ``name = value`` (value may be an Expr)."""
+    v = _wrap(value)
+    return _op("assign", (name, v), text, f"{name} = {v};")
+
+
+def let(name: str, value: Any, text: str | None = None) -> Op:
+    """Set a cpu-local: ``$name = value``; reading shared vars into a local
+    is how a check-then-act race is modelled."""
+    v = _wrap(value)
+    return _op("let", (name, v), text, f"{name} = {v};")
+
+
+def if_(cond: Expr, goto: str, text: str | None = None) -> Op:
+    """Branch: when ``cond`` holds, continue at ``label(goto)``."""
+    if not isinstance(cond, Expr):
+        raise ModelError(f"{_caller()}: if_() needs an Expr condition, got {cond!r}")
+    return _op("if", (cond, goto), text, f"if ({cond}) goto {goto};")
+
+
+def goto(target: str, text: str | None = None) -> Op:
+    return _op("goto", (target,), text, f"goto {target};")
+
+
+def label(name: str) -> Op:
+    """A jump target; not a step (takes no time, is never shown as a step)."""
+    return _op("label", (name,), None, f"{name}:")
+
+
+def call(func: str, text: str | None = None) -> Op:
+    return _op("call", (func,), text, f"{func}();")
+
+
+def ret(text: str | None = None) -> Op:
+    return _op("return", (), text, "return;")
+
+
+def warn_on(cond: Expr, text: str | None = None, message: str | None = None) -> Op:
+    """``WARN_ON(cond)``: a ``warn`` finding when ``cond`` holds."""
+    if not isinstance(cond, Expr):
+        raise ModelError(f"{_caller()}: warn_on() needs an Expr condition, got {cond!r}")
+    return _op("warn_on", (cond, message or f"WARN_ON({cond})"), text, f"WARN_ON({cond});")
+
+
+def wait_event(cond: Expr, text: str | None = None) -> Op:
+    """Sleep until ``cond`` holds (``wait_event``, ``wait_for_completion``)."""
+    if not isinstance(cond, Expr):
+        raise ModelError(f"{_caller()}: wait_event() needs an Expr condition, got {cond!r}")
+    return _op("wait", (cond,), text, f"wait_event(..., {cond});")
+
+
+def complete(name: str, text: str | None = None) -> Op:
+    """``complete(&name)``: sets the shared flag a ``wait_event`` waits for."""
+    return _op("assign", (name, Expr(("const", True))), text, f"complete(&{name});")
+
+
+def step(text: str) -> Op:
+    """A line with no effect on shared state, shown so the code reads whole."""
+    return _op("nop", (), text, text)
+
+
+# --------------------------------------------------------------------------
+# Declarations and the compiled program
+# --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LockDecl:
+    """A lock instance. ``cls`` is its lockdep class name (``&mm->mmap_sem``)."""
+
+    name: str
+    kind: str
+    cls: str
+    reader_pref: bool = False
+    where: str = "?"
+
+
+@dataclass(frozen=True)
+class Function:
+    name: str
+    ops: tuple[Op, ...]          # labels removed
+    labels: dict = field(hash=False, compare=False, default_factory=dict)
+    where: str = "?"
+
+
+@dataclass(frozen=True)
+class CpuDecl:
+    """A cpu: the entry function it runs and the context it runs in.
+
+    ``stack`` is the kernel call chain above the entry function, outermost
+    first (``sys_ioctl``, ``vfio_fops_unl_ioctl`` ...); ``comm``/``pid`` name
+    the task as lockdep would print it; ``context`` says in words what the
+    cpu is doing (which fd close, which ioctl).
+    """
+
+    name: str
+    entry: str
+    comm: str
+    pid: int
+    stack: tuple[str, ...] = ()
+    context: str = ""
+    where: str = "?"
+
+
+@dataclass(frozen=True)
+class Invariant:
+    """A named check on a state. ``when`` is ``"always"`` or ``"end"`` (all cpus done)."""
+
+    name: str
+    cond: Expr        # must hold; a ``warn`` finding when it does not
+    message: str
+    when: str = "always"
+    where: str = "?"
+
+
+@dataclass(frozen=True)
+class Program:
+    """A checked, frozen model: what :mod:`labkit.semantics` runs."""
+
+    case: str
+    variant: str
+    title: str
+    locks: tuple[LockDecl, ...]
+    vars: tuple[tuple[str, Any], ...]            # (name, initial value)
+    refs: tuple[tuple[str, int], ...]            # (name, initial count)
+    objects: tuple[tuple[str, bool], ...]        # (name, allocated at start)
+    functions: tuple[Function, ...]
+    cpus: tuple[CpuDecl, ...]
+    invariants: tuple[Invariant, ...]
+    locals: tuple[str, ...]                      # every cpu-local name, in slot order
+    names: tuple[str, ...] = ()                  # cpu names, in cpu order
+    lock_index: dict = field(hash=False, compare=False, default_factory=dict)
+    var_index: dict = field(hash=False, compare=False, default_factory=dict)
+    ref_index: dict = field(hash=False, compare=False, default_factory=dict)
+    obj_index: dict = field(hash=False, compare=False, default_factory=dict)
+    func_index: dict = field(hash=False, compare=False, default_factory=dict)
+    cpu_index: dict = field(hash=False, compare=False, default_factory=dict)
+    local_index: dict = field(hash=False, compare=False, default_factory=dict)
+
+    def function(self, name: str) -> Function:
+        return self.functions[self.func_index[name]]
+
+    def cpu_id(self, name: str) -> int:
+        return self.cpu_index[name]
+
+    @property
+    def cpu_names(self) -> tuple[str, ...]:
+        return self.names
+
+
+class Model:
+    """Builder for a :class:`Program`; see the module docstring for an example."""
+
+    def __init__(self, case: str, variant: str, title: str = ""):
+        self.case, self.variant, self.title = case, variant, title
+        self._locks: dict[str, LockDecl] = {}
+        self._vars: dict[str, Any] = {}
+        self._refs: dict[str, int] = {}
+        self._objects: dict[str, bool] = {}
+        self._funcs: dict[str, tuple[list[Op], str]] = {}
+        self._cpus: list[CpuDecl] = []
+        self._invariants: list[Invariant] = []
+
+    # -- declarations -------------------------------------------------------
+    def _declare(self, name: str, table: str):
+        where = _caller(3)
+        for t in (self._locks, self._vars, self._refs, self._objects):
+            if name in t:
+                raise ModelError(f"{where}: {name!r} is declared twice (the model names each lock, "
+                                 f"variable, refcount and object once)")
+        return where
+
+    def _lock(self, name, kind, cls, reader_pref=False):
+        where = self._declare(name, "lock")
+        self._locks[name] = LockDecl(name, kind, cls or name, reader_pref, where)
+
+    def mutex(self, name: str, cls: str | None = None) -> None:
+        """Declare a ``struct mutex``; ``cls`` is its lockdep class name."""
+        self._lock(name, "mutex", cls)
+
+    def spinlock(self, name: str, cls: str | None = None) -> None:
+        self._lock(name, "spinlock", cls)
+
+    def rwsem(self, name: str, cls: str | None = None, reader_pref: bool = False) -> None:
+        """Declare a ``struct rw_semaphore``.
+
+        Linux rwsems are writer-preferring: once a writer waits, new readers
+        queue behind it. ``reader_pref=True`` models the contrasting
+        reader-preferring lock, where readers always get in while no writer
+        holds it (lockdep calls such readers *recursive*).
+        """
+        self._lock(name, "rwsem", cls, reader_pref)
+
+    def shared(self, name: str, initial: Any = None) -> None:
+        """Declare a shared variable (a field, flag or pointer) and its initial value."""
+        self._declare(name, "var")
+        self._vars[name] = initial
+
+    def ref(self, name: str, initial: int = 1) -> None:
+        """Declare a refcount with its initial count."""
+        self._declare(name, "ref")
+        self._refs[name] = int(initial)
+
+    def object(self, name: str, allocated: bool = True) -> None:
+        """Declare an object whose lifetime is checked (use after free, double free)."""
+        self._declare(name, "object")
+        self._objects[name] = allocated
+
+    def func(self, name: str, ops: Iterable[Op]) -> None:
+        """Define a function as its list of steps."""
+        where = _caller(2)
+        if name in self._funcs:
+            raise ModelError(f"{where}: function {name!r} is defined twice")
+        self._funcs[name] = (list(ops), where)
+
+    def cpu(self, name: str, entry: str, *, comm: str = "task", pid: int = 1,
+            stack: Iterable[str] = (), context: str = "") -> None:
+        """Declare a cpu that runs ``entry`` (cpus are named ``CPU0``, ``CPU1`` ...)."""
+        where = _caller(2)
+        self._cpus.append(CpuDecl(name, entry, comm, pid, tuple(stack), context, where))
+
+    def invariant(self, name: str, cond: Expr, message: str, when: str = "always") -> None:
+        """A named check: a ``warn`` finding whenever ``cond`` is false."""
+        where = _caller(2)
+        if when not in ("always", "end"):
+            raise ModelError(f"{where}: invariant {name!r}: when must be 'always' or 'end', not {when!r}")
+        self._invariants.append(Invariant(name, cond, message, when, where))
+
+    # -- checking -----------------------------------------------------------
+    def build(self) -> Program:
+        """Check every name and operand and return the frozen :class:`Program`."""
+        # Locals first: a function may read a local that another one sets.
+        locals_: list[str] = []
+        for raw_ops, _ in self._funcs.values():
+            for op in raw_ops:
+                if isinstance(op, Op) and op.kind in ("let", "mutex_trylock", "down_read_trylock", "get_not_zero"):
+                    name = op.args[0] if op.kind == "let" else op.args[1]
+                    if name not in locals_:
+                        locals_.append(name)
+        self._locals = locals_
+        functions = []
+        func_names = list(self._funcs)
+        for fname, (raw_ops, fwhere) in self._funcs.items():
+            labels: dict[str, int] = {}
+            ops: list[Op] = []
+            for op in raw_ops:
+                if not isinstance(op, Op):
+                    raise ModelError(f"{fwhere}: function {fname!r}: {op!r} is not a step "
+                                     f"(build steps with mutex_lock(), put(), step() ...)")
+                if op.kind == "label":
+                    if op.args[0] in labels:
+                        raise ModelError(f"{op.where}: label {op.args[0]!r} appears twice in {fname}()")
+                    labels[op.args[0]] = len(ops)
+                else:
+                    ops.append(op)
+            if not ops:
+                raise ModelError(f"{fwhere}: function {fname!r} has no steps")
+            for op in ops:
+                self._check_op(fname, op, labels, func_names, locals_)
+            functions.append(Function(fname, tuple(ops), labels, fwhere))
+        if not self._cpus:
+            raise ModelError(f"model {self.case}/{self.variant} declares no cpu")
+        seen = set()
+        for c in self._cpus:
+            if c.entry not in self._funcs:
+                raise ModelError(f"{c.where}: {c.name} runs {c.entry!r}, which is not a function of the model")
+            if c.name in seen:
+                raise ModelError(f"{c.where}: cpu {c.name!r} is declared twice")
+            seen.add(c.name)
+        for inv in self._invariants:
+            self._check_expr(inv.cond, inv.where, f"invariant {inv.name!r}", allow_locals=False)
+        locks = tuple(self._locks.values())
+        prog = Program(
+            case=self.case, variant=self.variant, title=self.title,
+            locks=locks, vars=tuple(self._vars.items()), refs=tuple(self._refs.items()),
+            objects=tuple(self._objects.items()), functions=tuple(functions),
+            cpus=tuple(self._cpus), invariants=tuple(self._invariants), locals=tuple(locals_),
+            names=tuple(c.name for c in self._cpus),
+        )
+        prog.lock_index.update({l.name: i for i, l in enumerate(locks)})
+        prog.var_index.update({n: i for i, (n, _) in enumerate(prog.vars)})
+        prog.ref_index.update({n: i for i, (n, _) in enumerate(prog.refs)})
+        prog.obj_index.update({n: i for i, (n, _) in enumerate(prog.objects)})
+        prog.func_index.update({f.name: i for i, f in enumerate(functions)})
+        prog.cpu_index.update({c.name: i for i, c in enumerate(self._cpus)})
+        prog.local_index.update({n: i for i, n in enumerate(locals_)})
+        return prog
+
+    def _check_op(self, fname, op, labels, func_names, locals_):
+        here = f"{op.where}: in {fname}(), step {op.text!r}"
+        k = op.kind
+        if k in ACQUIRE_OPS or k in RELEASE_OPS or k in TRYLOCK_OPS:
+            lock = op.args[0]
+            want_kind = (ACQUIRE_OPS.get(k) or RELEASE_OPS.get(k) or TRYLOCK_OPS[k])[0]
+            if lock not in self._locks:
+                raise ModelError(f"{here}: unknown lock {lock!r} (declared: {', '.join(self._locks) or 'none'})")
+            if self._locks[lock].kind != want_kind:
+                raise ModelError(f"{here}: {k}() needs a {want_kind}, but {lock!r} is a {self._locks[lock].kind}")
+        elif k in ("get", "put", "get_not_zero"):
+            if op.args[0] not in self._refs:
+                raise ModelError(f"{here}: unknown refcount {op.args[0]!r}")
+            if k == "put" and op.args[1] is not None and op.args[1] not in func_names:
+                raise ModelError(f"{here}: release function {op.args[1]!r} is not defined")
+        elif k in ("alloc", "free", "use"):
+            if op.args[0] not in self._objects:
+                raise ModelError(f"{here}: unknown object {op.args[0]!r}")
+        elif k == "assign":
+            if op.args[0] not in self._vars:
+                raise ModelError(f"{here}: unknown shared variable {op.args[0]!r}")
+            self._check_expr(op.args[1], op.where, f"{fname}()")
+        elif k == "let":
+            self._check_expr(op.args[1], op.where, f"{fname}()")
+        elif k in ("if", "goto"):
+            target = op.args[-1]
+            if target not in labels:
+                raise ModelError(f"{here}: no label {target!r} in {fname}()")
+            if k == "if":
+                self._check_expr(op.args[0], op.where, f"{fname}()")
+        elif k == "call":
+            if op.args[0] not in func_names:
+                raise ModelError(f"{here}: calls {op.args[0]!r}, which is not defined")
+        elif k in ("warn_on", "wait"):
+            self._check_expr(op.args[0], op.where, f"{fname}()")
+        elif k in ("return", "nop"):
+            pass
+        else:  # pragma: no cover - constructors only make the kinds above
+            raise ModelError(f"{here}: unknown step kind {k!r}")
+
+    def _check_expr(self, e: Expr, where: str, what: str, allow_locals: bool = True):
+        for n in e.names("var"):
+            if n not in self._vars:
+                raise ModelError(f"{where}: {what}: unknown shared variable {n!r}")
+        for n in e.names("ref"):
+            if n not in self._refs:
+                raise ModelError(f"{where}: {what}: unknown refcount {n!r}")
+        for n in e.names("alive"):
+            if n not in self._objects:
+                raise ModelError(f"{where}: {what}: unknown object {n!r}")
+        if not allow_locals and e.names("local"):
+            raise ModelError(f"{where}: {what}: an invariant cannot read cpu-locals")
+        for n in e.names("local"):
+            if n not in self._locals:
+                raise ModelError(f"{where}: {what}: cpu-local {n!r} is never set (by let() or a trylock)")
