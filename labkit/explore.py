@@ -152,7 +152,7 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
                 parent.append((sid, c))
                 edges.append([])
                 queue.append((nid, None))
-                for f in state_findings(prog, ns):
+                for f in state_findings(prog, ns, cycles=False):
                     note(f, nid, None)
             else:
                 old = sleep[nid]
@@ -162,6 +162,12 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
             edges[sid].append((c, nid))
             for f in out.findings:
                 note(f, sid, c)
+            if out.event in ("block", "sleep"):
+                # Checked on the edge, not at discovery, so the shortest way into
+                # a deadlocked state is always among the occurrences.
+                for f in state_findings(prog, ns):
+                    if f.key[0] == "deadlock":
+                        note(f, nid, None)
             if transitions % 2048 == 0 and time.perf_counter() - t0 > max_seconds:
                 stopped = f"stopped after {max_seconds:g} s: the time budget ran out ({len(states)} states so far)"
                 break

@@ -362,10 +362,15 @@ class LockDecl:
 
 @dataclass(frozen=True)
 class Function:
+    """A function: its steps, its labels, and ``via``, the kernel functions
+    between its caller and itself that the model does not step through
+    (shown in call stacks and lockdep reports, outermost first)."""
+
     name: str
     ops: tuple[Op, ...]          # labels removed
     labels: dict = field(hash=False, compare=False, default_factory=dict)
     where: str = "?"
+    via: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -443,6 +448,7 @@ class Model:
         self._refs: dict[str, int] = {}
         self._objects: dict[str, bool] = {}
         self._funcs: dict[str, tuple[list[Op], str]] = {}
+        self._via: dict[str, tuple[str, ...]] = {}
         self._cpus: list[CpuDecl] = []
         self._invariants: list[Invariant] = []
 
@@ -491,12 +497,18 @@ class Model:
         self._declare(name, "object")
         self._objects[name] = allocated
 
-    def func(self, name: str, ops: Iterable[Op]) -> None:
-        """Define a function as its list of steps."""
+    def func(self, name: str, ops: Iterable[Op], via: Iterable[str] = ()) -> None:
+        """Define a function as its list of steps.
+
+        ``via`` names the kernel functions between its callers and itself that
+        are not modelled as steps (``do_mmap``, ``mmap_region`` ...), so call
+        stacks read like the real ones.
+        """
         where = _caller(2)
         if name in self._funcs:
             raise ModelError(f"{where}: function {name!r} is defined twice")
         self._funcs[name] = (list(ops), where)
+        self._via[name] = tuple(via)
 
     def cpu(self, name: str, entry: str, *, comm: str = "task", pid: int = 1,
             stack: Iterable[str] = (), context: str = "") -> None:
@@ -542,7 +554,7 @@ class Model:
                 raise ModelError(f"{fwhere}: function {fname!r} has no steps")
             for op in ops:
                 self._check_op(fname, op, labels, func_names, locals_)
-            functions.append(Function(fname, tuple(ops), labels, fwhere))
+            functions.append(Function(fname, tuple(ops), labels, fwhere, self._via[fname]))
         if not self._cpus:
             raise ModelError(f"model {self.case}/{self.variant} declares no cpu")
         seen = set()

@@ -119,7 +119,12 @@ def current_op(prog: Program, state: State, cpu: int) -> Op | None:
 def stack_of(prog: Program, state: State, cpu: int) -> tuple[str, ...]:
     """The kernel call stack of a cpu, outermost first (context, then frames)."""
     th = state.threads[cpu]
-    return prog.cpus[cpu].stack + tuple(prog.functions[f].name for f, _ in th.frames)
+    out = list(prog.cpus[cpu].stack)
+    for f, _ in th.frames:
+        fn = prog.functions[f]
+        out.extend(fn.via)
+        out.append(fn.name)
+    return tuple(out)
 
 
 def eval_expr(prog: Program, state: State, cpu: int, e: Expr) -> Any:
@@ -268,6 +273,9 @@ def _advance(prog: Program, frames: tuple, jump: int | None = None) -> tuple:
 
 def _with(state: State, cpu: int, th: Thread, **changes) -> State:
     threads = state.threads[:cpu] + (th,) + state.threads[cpu + 1:]
+    if not changes:   # the common case, and a hot path: skip _replace()
+        return State(threads, state.owner, state.readers, state.queue, state.vars, state.refs,
+                     state.objs, state.broken)
     return state._replace(threads=threads, **changes)
 
 
@@ -461,7 +469,7 @@ def apply(prog: Program, state: State, cpu: int) -> Outcome:
     elif k == "warn_on":
         if eval_expr(prog, state, cpu, op.args[0]):
             findings = (Finding("warn", f"WARNING in {prog.functions[frames[-1][0]].name}: {op.args[1]}",
-                                cpus=(cname,), key=("warn", op.where)),)
+                                cpus=(cname,), key=("warn", op.where, op.text)),)
             event = "warn"
     # "nop" changes nothing but the pc.
 
@@ -531,8 +539,14 @@ def deadlock_cycles(prog: Program, state: State) -> list[tuple[tuple[int, int, i
     return list(out.values())
 
 
-def state_findings(prog: Program, state: State) -> list[Finding]:
-    """Findings that belong to a state: deadlocks, stuck cpus, broken invariants."""
+def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Finding]:
+    """Findings that belong to a state: deadlocks, stuck cpus, broken invariants.
+
+    ``cycles=False`` skips the wait-for cycle search. The explorer uses it: a
+    cycle can only appear on a step that blocks (every other step only removes
+    wait-for edges, or adds them towards a cpu that is running), so it
+    searches for cycles after blocking steps alone.
+    """
     out: list[Finding] = []
     if state.broken:
         return out
@@ -542,10 +556,14 @@ def state_findings(prog: Program, state: State) -> list[Finding]:
         return out   # fast path: nothing blocked, nothing to check
     names = prog.cpu_names
     in_cycle = set()
-    for cyc in (deadlock_cycles(prog, state) if waiting else ()):
+    found = deadlock_cycles(prog, state) if waiting and (cycles or not any(
+        can_step(prog, state, c) for c in range(len(threads)))) else ()
+    for cyc in found:
+        in_cycle.update(w for w, _, _ in cyc)
+        if not cycles:
+            continue
         cpus = tuple(names[w] for w, _, _ in cyc)
         locks = tuple(dict.fromkeys(prog.locks[l].name for _, _, l in cyc))
-        in_cycle.update(w for w, _, _ in cyc)
         parts = []
         for w, h, l in cyc:
             if w == h:
@@ -564,8 +582,10 @@ def state_findings(prog: Program, state: State) -> list[Finding]:
         if inv.when == "always" and not eval_expr(prog, state, 0, inv.cond):
             out.append(Finding("warn", inv.message, key=("invariant", inv.name)))
     if not any(can_step(prog, state, c) for c in range(len(threads))):
-        stuck = [c for c in range(len(threads)) if threads[c].status == WAIT and c not in in_cycle]
-        if stuck:
+        # Cpus stuck behind a wait-for cycle are that cycle's victims, already
+        # reported; "stuck" is for sleeps no cpu will ever end.
+        stuck = [c for c in range(len(threads)) if threads[c].status == WAIT]
+        if stuck and not in_cycle:
             why = "; ".join(blocked_reason(prog, state, c) for c in stuck)
             out.append(Finding("deadlock", f"no cpu can run: {why}",
                                cpus=tuple(names[c] for c in stuck),

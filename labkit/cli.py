@@ -1,0 +1,182 @@
+"""``python -m labkit``: the command line lecturers and the tests use.
+
+Its command names and JSON keys are a contract (see README). Bad input — an
+unknown case, variant or cpu, an impossible schedule, a file with no lockdep
+report — prints one line on stderr and exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import LabError
+
+__all__ = ["main"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2 (argparse prints the whole usage)
+        self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
+
+
+def _out(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def cmd_cases(args) -> int:
+    from .cases import all_cases
+    cases = all_cases()
+    if args.json:
+        _out(json.dumps([c.to_json() for c in cases], indent=2))
+        return 0
+    for c in cases:
+        _out(f"{c.id:16} {c.title}")
+        for v in c.variants:
+            _out(f"    --variant {v.id:26} {v.title}")
+    return 0
+
+
+def cmd_explore(args) -> int:
+    from .cases import program
+    from .explore import explore
+    prog = program(args.case, args.variant)
+    r = explore(prog, max_states=args.max_states, max_seconds=args.max_seconds,
+                reduction=not args.no_reduction)
+    if args.json:
+        _out(json.dumps(r.to_json(), indent=2))
+        return 0
+    status = "complete" if r.complete else f"INCOMPLETE — {r.stopped}"
+    _out(f"{args.case}/{args.variant}: {r.states} states, {r.transitions} transitions, "
+         f"{r.seconds:.2f} s ({r.reduction}); search {status}")
+    if not r.findings:
+        _out("no findings: no deadlock, use after free, double free, refcount bug or WARN in any interleaving"
+             if r.complete else "no findings so far")
+    for i, f in enumerate(r.findings, 1):
+        _out(f"\n[{i}] {f.kind}: {f.message}")
+        _out(f"    shortest schedule ({f.step} steps): {f.schedule}")
+        _out(f"    replay: python -m labkit replay {args.case} --variant {args.variant} --schedule \"{f.schedule}\"")
+    return 0
+
+
+def cmd_replay(args) -> int:
+    from .cases import program
+    from .render.text import trace_text
+    from .trace import replay
+    _out(trace_text(replay(program(args.case, args.variant), args.schedule)))
+    return 0
+
+
+def cmd_lockdep(args) -> int:
+    from .lockdep import lockdep_run
+    ld = lockdep_run(args.case, args.variant, [args.schedule] if args.schedule else None,
+                     keep_going=args.keep_going)
+    if args.json:
+        _out(json.dumps([r.to_json() for r in ld.reports], indent=2))
+    else:
+        _out(ld.text())
+    return 0
+
+
+def cmd_splat(args) -> int:
+    from .splat import parse_file
+    s = parse_file(args.file)
+    if args.json:
+        _out(json.dumps(s.to_json(), indent=2))
+        return 0
+    d = s.to_json()
+    for k, v in d.items():
+        _out(f"{k:18} {v}")
+    return 0
+
+
+def cmd_compare(args) -> int:
+    from .compare import compare
+    result = compare(args.case, args.variant, args.file)
+    _out(result.text())
+    return 0 if result.agree else 1
+
+
+def cmd_export(args) -> int:
+    from .stepper.standalone import export_html
+    path = export_html(args.case, args.variant, args.output)
+    _out(f"wrote {path}")
+    return 0
+
+
+def cmd_bench(args) -> int:
+    from .bench import main as bench_main
+    return bench_main(quick=args.quick)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m labkit", description="Kernel locking-bug lab: models, explorer, lockdep.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("cases", help="list the cases and their variants")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_cases)
+
+    def case_args(s, variant_required=True):
+        s.add_argument("case")
+        s.add_argument("--variant", required=variant_required, help="before, after, final ...")
+
+    s = sub.add_parser("explore", help="explore every interleaving of a case")
+    case_args(s)
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--max-states", type=int, default=500_000, help="state budget (default 500000)")
+    s.add_argument("--max-seconds", type=float, default=120.0, help="time budget (default 120)")
+    s.add_argument("--no-reduction", action="store_true", help="plain exhaustive search (no sleep sets)")
+    s.set_defaults(func=cmd_explore)
+
+    s = sub.add_parser("replay", help="replay a schedule and print the trace")
+    case_args(s)
+    s.add_argument("--schedule", required=True, help='e.g. "CPU0 CPU1 CPU1 CPU0" ("CPU0*": as far as it runs)')
+    s.set_defaults(func=cmd_replay)
+
+    s = sub.add_parser("lockdep", help="the lockdep emulator's report(s) for a serial run")
+    case_args(s)
+    s.add_argument("--schedule", help="one run to watch instead of the case's own lockdep runs")
+    s.add_argument("--keep-going", action="store_true", help="report every cycle (lockdep stops at one)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_lockdep)
+
+    s = sub.add_parser("splat", help="parse a real lockdep report")
+    s.add_argument("file")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_splat)
+
+    s = sub.add_parser("compare", help="the emulator's report next to a real one")
+    case_args(s)
+    s.add_argument("file")
+    s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("export", help="a self-contained HTML stepper for one case")
+    case_args(s)
+    s.add_argument("-o", "--output", required=True)
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("bench", help="explorer benchmark: states, transitions, time")
+    s.add_argument("--quick", action="store_true", help="skip the largest models")
+    s.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LabError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return 2
+    except OSError as e:
+        sys.stderr.write(f"error: {e.filename or ''}: {e.strerror or e}\n")
+        return 2
+    except ValueError as e:
+        # The splat parser's own error (SplatError) is a ValueError.
+        from .splat import SplatError
+        if isinstance(e, SplatError):
+            sys.stderr.write(f"error: {e}\n")
+            return 2
+        raise

@@ -1,0 +1,135 @@
+"""Bad models and bad schedules get one clear sentence naming what and where."""
+
+import re
+
+import pytest
+
+from labkit.cases import program
+from labkit.errors import ModelError, ScheduleError, UnknownName
+from labkit.explore import explore
+from labkit.model import (Model, call, down_read, goto, if_, label, local, mutex_lock, mutex_unlock, put, spin_lock,
+                          step, up_read, up_write, var, warn_on)
+from labkit.trace import replay
+
+HERE = "tests/test_errors.py"
+
+
+def model(body0, body1=(step("x;"),), setup=None):
+    m = Model("bad", "v")
+    m.mutex("A")
+    m.rwsem("sem")
+    if setup:
+        setup(m)
+    m.func("f0", list(body0))
+    m.func("f1", list(body1))
+    m.cpu("CPU0", "f0")
+    m.cpu("CPU1", "f1")
+    return m.build()
+
+
+def line_of(text):
+    for i, l in enumerate(open(__file__), 1):
+        if text in l and "line_of" not in l:
+            return i
+    raise AssertionError(text)
+
+
+# --- errors found when the model is built: file and line -----------------------
+
+def test_unknown_lock_names_the_model_line():
+    with pytest.raises(ModelError) as e:
+        model([mutex_lock("nope")])  # the bad line
+    assert re.match(rf".*{HERE}:{line_of('the bad line')}: in f0\(\), step 'mutex_lock\(&nope\);': "
+                    r"unknown lock 'nope' \(declared: A, sem\)", str(e.value))
+
+
+@pytest.mark.parametrize("body, message", [
+    ([goto("nowhere")], r"no label 'nowhere' in f0\(\)"),
+    ([call("ghost")], r"calls 'ghost', which is not defined"),
+    ([if_(local("never_set"), "x"), label("x"), step("y;")], r"cpu-local 'never_set' is never set"),
+    ([warn_on(var("nope") == 1)], r"unknown shared variable 'nope'"),
+    ([spin_lock("A")], r"spin_lock\(\) needs a spinlock, but 'A' is a mutex"),
+])
+def test_build_errors(body, message):
+    with pytest.raises(ModelError, match=message):
+        model(body)
+
+
+def test_release_function_must_exist_and_names_are_unique():
+    def setup(m):
+        m.ref("r")
+    with pytest.raises(ModelError, match="release function 'gone' is not defined"):
+        model([put("r", "gone")], setup=setup)
+    m = Model("bad", "v")
+    m.mutex("A")
+    with pytest.raises(ModelError, match="'A' is declared twice"):
+        m.shared("A")
+    m = Model("bad", "v")
+    m.func("f", [step("x;")])
+    with pytest.raises(ModelError, match="declares no cpu"):
+        m.build()
+    m.cpu("CPU0", "g")
+    with pytest.raises(ModelError, match="CPU0 runs 'g', which is not a function"):
+        m.build()
+
+
+# --- errors found while running: cpu, step, schedule ---------------------------
+
+def test_unlock_of_a_lock_not_held_names_cpu_step_and_schedule():
+    p = model([mutex_lock("A"), step("x;"), mutex_unlock("A")], [mutex_unlock("A")])
+    with pytest.raises(ModelError) as e:
+        replay(p, "CPU0 CPU1")
+    msg = str(e.value)
+    assert "CPU1 in f1(), step 'mutex_unlock(&A);': unlock of a lock not held: A is held by CPU0, not CPU1" in msg
+    assert "(step 2 of schedule 'CPU0 CPU1')" in msg
+    assert msg.startswith(HERE + ":")
+
+
+def test_double_unlock_and_up_read_without_down_read():
+    p = model([mutex_lock("A"), mutex_unlock("A"), mutex_unlock("A")])
+    with pytest.raises(ModelError, match=r"A is not locked \(double unlock\?\)"):
+        replay(p, "CPU0 CPU0 CPU0")
+    p = model([up_read("sem")])
+    with pytest.raises(ModelError, match=r"up_read\(\) without down_read\(\): CPU0 does not hold sem for read"):
+        replay(p, "CPU0")
+    p = model([down_read("sem"), up_write("sem")])
+    with pytest.raises(ModelError, match="sem is not locked"):
+        replay(p, "CPU0 CPU0")
+
+
+def test_explorer_reports_model_errors_with_the_schedule():
+    p = model([mutex_lock("A"), mutex_unlock("A")], [step("x;"), mutex_unlock("A")])
+    with pytest.raises(ModelError, match=r"A is not locked \(double unlock\?\) \(reached by schedule 'CPU1 CPU1'\)"):
+        explore(p)
+
+
+def test_schedule_naming_unknown_finished_or_blocked_cpu():
+    p = program("abba", "before")
+    with pytest.raises(ScheduleError, match=r"schedule entry 2 \('CPU7'\): no cpu named 'CPU7' in abba/before "
+                                            r"\(cpus: CPU0, CPU1\)"):
+        replay(p, "CPU0 CPU7")
+    with pytest.raises(ScheduleError, match=r"step 6 of the schedule: CPU0 cannot run: CPU0 has finished"):
+        replay(p, "CPU0 CPU0 CPU0 CPU0 CPU0 CPU0")
+    with pytest.raises(ScheduleError, match=r"step 5 of the schedule: CPU0 cannot run: CPU0 waits for B "
+                                            r"\(held or queued ahead by CPU1\) \(after 'CPU0 CPU1 CPU0 CPU1'\)"):
+        replay(p, "CPU0 CPU1 CPU0 CPU1 CPU0")
+
+
+def test_schedule_parsing_is_forgiving_about_case_commas_and_stars():
+    p = program("abba", "before")
+    assert replay(p, "cpu0, cpu1").schedule == "CPU0 CPU1"
+    assert replay(p, "CPU0*").schedule == "CPU0 CPU0 CPU0 CPU0 CPU0"
+
+
+def test_unknown_case_and_variant():
+    with pytest.raises(UnknownName, match=r"no case 'nope' \(cases: .*abba"):
+        program("nope", "before")
+    with pytest.raises(UnknownName, match=r"case 'abba' has no variant 'x' \(variants: before, after\)"):
+        program("abba", "x")
+
+
+def test_budget_stops_and_says_so():
+    r = explore(program("philosophers", "n4"), max_states=100)
+    assert not r.complete and r.states == 100
+    assert r.stopped == "stopped after 100 states: the state budget (--max-states 100) ran out"
+    assert r.to_json()["complete"] is False and "stopped" in r.to_json()
