@@ -150,7 +150,7 @@ class Splat:
 # pieces, so matching one line costs time linear in its length: a parser fed
 # arbitrary text must never be the thing that hangs.
 
-_QUOTE = re.compile(r"(?:[ \t]{0,3}>)+ ?")
+_QUOTE = re.compile(r"(?:[ \t]{0,8}>)+ ?")
 _SYSLOG = re.compile(
     r"(?:[A-Z][a-z]{2} {1,2}\d{1,2} \d{2}:\d{2}:\d{2}"
     r"|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d{1,9})?(?:Z|[+-]\d{2}:?\d{2})?)"
@@ -375,10 +375,15 @@ def _logical_lines(lines: list[tuple[str, bool, int]]) -> list[tuple[str, int]]:
             pieces, last_prefixed, _ = out[-1]
             if len(pieces) < _MAX_PIECES and (
                     last_prefixed or (pieces[-1].strip() and _continues(pieces[-1], text))):
-                if len(pieces) == 1 and not pieces[0].strip():
+                if len(pieces) == 1 and not pieces[0]:
                     # "[  585.043919]" then "   but task is ...": the record
                     # starts on the continuation line, indentation and all.
                     pieces[0] = text
+                elif len(pieces) == 1 and not pieces[0].strip():
+                    # A wrap inside the indentation (a scenario row of a
+                    # syslog line): the blanks before the break are the
+                    # indentation, the break itself was one more blank.
+                    pieces[0] = pieces[0] + " " + text.lstrip()
                 else:
                     pieces.append(text)
                 continue
@@ -502,9 +507,9 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int]]) -> Splat:
         if s.startswith("stack backtrace:"):
             break
         if not s:
-            section = None if section == "held" and held_list else section
-            if section == "chain":
-                section = None
+            # Lockdep ends the stack of a chain entry and the list of held
+            # locks with an empty line.
+            section = None
             j += 1
             continue
         m = _CHAIN_ENTRY.match(s)
@@ -546,6 +551,7 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int]]) -> Splat:
             if fn is not None:
                 stacks[-1].append(fn)
         elif section == "held":
+            # Lines that are not "#k:" are the tails of wrapped "#k:" lines.
             m = _HELD_INDEX.match(s)
             if m:
                 cls = _lock_class(s)
@@ -553,8 +559,6 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int]]) -> Splat:
                 if cls is not None and idx != last_index:
                     held_list.append(cls)
                     last_index = idx
-            else:
-                section = None
         j += 1
 
     return Splat(

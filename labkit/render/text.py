@@ -8,13 +8,13 @@ command line (``python -m labkit replay``) prints them without matplotlib.
 >>> from labkit.trace import replay
 >>> t = replay(program("abba", "before"), "CPU0 CPU1 CPU0 CPU1")
 >>> print(timeline_text(t))
-     CPU0                CPU1
-     ----                ----
+     CPU0                  CPU1
+     ----                  ----
   1  mutex_lock(&A);
-  2                      mutex_lock(&B);
+  2                        mutex_lock(&B);
   3  mutex_lock(&B); ..
-  4                      mutex_lock(&A); ..
-                         *** DEADLOCK ***
+  4                        mutex_lock(&A); ..
+                           *** DEADLOCK ***
 """
 
 from __future__ import annotations
@@ -111,6 +111,9 @@ def cpu_status_text(prog, state, cpu: int) -> str:
     if why is None:
         op = current_op(prog, state, cpu)
         return f"{name} can run; next: {op.text.strip()}"
+    if not state.broken:
+        # Sharper than blocked_reason: says "held by" apart from "queued ahead".
+        why = wait_text(prog, state, cpu) or why
     if why.startswith(name + " "):
         why = why[len(name) + 1:]
     return f"{name} blocked: {why}"
@@ -147,8 +150,8 @@ def trace_text(trace) -> str:
                 !! deadlock: CPU0 waits for B held by CPU1; CPU1 waits for A held by CPU0
     <BLANKLINE>
     after step 4:
-      CPU0 blocked: waits for B (held or queued ahead by CPU1)
-      CPU1 blocked: waits for A (held or queued ahead by CPU0)
+      CPU0 blocked: waits for B held by CPU1
+      CPU1 blocked: waits for A held by CPU0
       findings: deadlock
     """
     prog = trace.program
@@ -159,7 +162,7 @@ def trace_text(trace) -> str:
             line += " from " + " > ".join(c.stack)
         out.append(line)
         if c.context:
-            out.append(f"  {' ' * len(c.name)}  ({c.context})")
+            out.append(f"  {' ' * len(c.name)}  {c.context}")
     out.append(f"schedule: {trace.schedule or '(empty)'}")
     out.append("")
     steps = trace.steps
@@ -204,10 +207,10 @@ def timeline_text(trace, upto: int | None = None, width: int = 40) -> str:
     >>> from labkit.trace import replay
     >>> t = replay(program("abba", "after"), "CPU0 CPU1")
     >>> print(timeline_text(t, upto=1))
-         CPU0                CPU1
-         ----                ----
+         CPU0                  CPU1
+         ----                  ----
     * 1  mutex_lock(&A);
-      2                      mutex_lock(&A); ..
+      2                        mutex_lock(&A); ..
     """
     prog = trace.program
     names = prog.cpu_names

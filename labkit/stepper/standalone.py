@@ -1,0 +1,135 @@
+"""One self-contained HTML file: the stepper with its data, no network.
+
+The page inlines ``stepper.js``, ``stepper.css`` and the case's JSON, and
+opens from ``file://`` in any modern browser, offline. Command line::
+
+    python -m labkit.stepper.standalone mm_iommu --variant before -o mm_iommu.html
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import sys
+from pathlib import Path
+
+from ..errors import LabError
+from .export import DEFAULT_MAX_STATES, case_json
+
+__all__ = ["export_html", "html_text", "main"]
+
+_HERE = Path(__file__).parent
+_BOOT = """
+// Standalone bootstrap: a stand-in for the widget model (no kernel here).
+const __labkitData = JSON.parse(document.getElementById("labkit-data").textContent);
+const __labkitModel = (() => {
+  const values = { data: __labkitData, variant: %(variant)s, schedule: %(schedule)s, position: %(position)s };
+  const handlers = {};
+  return {
+    get: (k) => values[k],
+    set: (k, v) => { values[k] = v; for (const fn of handlers["change:" + k] || []) fn(); },
+    on: (ev, fn) => { (handlers[ev] = handlers[ev] || []).push(fn); },
+    off: (ev, fn) => { handlers[ev] = (handlers[ev] || []).filter((f) => f !== fn); },
+    save_changes: () => {},
+  };
+})();
+render({ model: __labkitModel, el: document.getElementById("labkit-stepper") });
+"""
+
+_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="generator" content="labkit">
+<title>%(title)s</title>
+<style>
+:root { color-scheme: light dark; }
+body { margin: 0; padding: 16px; background: var(--jp-layout-color0, #fff); font-family: system-ui, sans-serif; }
+@media (prefers-color-scheme: dark) {
+  :root { --jp-layout-color0: #111; --jp-layout-color1: #1b1b1b; --jp-layout-color2: #2a2a2a;
+          --jp-layout-color3: #3a3a3a; --jp-ui-font-color1: #e6e6e6; --jp-ui-font-color2: #b0b0b0;
+          --jp-border-color1: #5a5a5a; --jp-border-color2: #3f3f3f; --jp-brand-color1: #5fa8e8; }
+}
+footer { color: #777; font-size: 12px; margin-top: 12px; }
+%(css)s
+</style>
+</head>
+<body>
+<main id="labkit-stepper"></main>
+<footer>labkit stepper: %(title)s. Works offline; nothing is loaded from the network.</footer>
+<script type="application/json" id="labkit-data">%(data)s</script>
+<script type="module">
+%(js)s
+%(boot)s
+</script>
+</body>
+</html>
+"""
+
+
+def _script_safe(text: str) -> str:
+    # Nothing inside a <script> may close it; "<\\/" is the same string in JSON and JS.
+    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+
+
+def html_text(case_id: str, variant: str | None = None, schedule: str = "",
+              max_states: int = DEFAULT_MAX_STATES) -> str:
+    """The standalone page as a string (see :func:`export_html`)."""
+    from ..cases import get_case
+    from ..trace import replay
+    case = get_case(case_id)
+    vid = variant or case.variant_ids[0]
+    steps = replay(case.program(vid), schedule).schedule if schedule else ""
+    data = case_json(case_id, max_states=max_states)
+    js = (_HERE / "stepper.js").read_text(encoding="utf-8")
+    css = (_HERE / "stepper.css").read_text(encoding="utf-8")
+    boot = _BOOT % {"variant": json.dumps(vid), "schedule": json.dumps(steps),
+                    "position": len(steps.split())}
+    return _PAGE % {
+        "title": html.escape(f"{data['case']['title']} — {vid}"),
+        "css": css.replace("</", "<\\/"),
+        "data": _script_safe(json.dumps(data, sort_keys=True, separators=(",", ":"))),
+        "js": _script_safe(js),
+        "boot": boot,
+    }
+
+
+def export_html(case_id: str, variant: str | None = None, path: str | Path = "stepper.html",
+                schedule: str = "", max_states: int = DEFAULT_MAX_STATES) -> Path:
+    """Write one self-contained HTML stepper for a case, opening on ``variant``.
+
+    All variants are inside (the page can toggle between them); ``schedule``
+    is where it opens. Returns the path written.
+    """
+    path = Path(path)
+    path.write_text(html_text(case_id, variant, schedule, max_states), encoding="utf-8")
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``CASE [--variant V] [--schedule S] [-o FILE.html]``; returns the exit status."""
+    ap = argparse.ArgumentParser(prog="labkit export", description="Write a standalone HTML stepper.")
+    ap.add_argument("case")
+    ap.add_argument("--variant", default=None, help="the variant it opens on (default: the first)")
+    ap.add_argument("--schedule", default="", help='where it opens, e.g. "CPU0 CPU1 CPU0*"')
+    ap.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES)
+    ap.add_argument("-o", "--output", default=None, help="output file (default: CASE-VARIANT.html)")
+    args = ap.parse_args(argv)
+    try:
+        from ..cases import get_case
+        case = get_case(args.case)
+        vid = args.variant or case.variant_ids[0]
+        case.variant(vid)
+        out = export_html(args.case, vid, args.output or f"{args.case}-{vid}.html", args.schedule,
+                          args.max_states)
+    except LabError as e:
+        print(f"labkit export: {e}", file=sys.stderr)
+        return 2
+    print(f"wrote {out} ({out.stat().st_size} bytes)")
+    return 0
+
+
+if __name__ == "__main__":   # pragma: no cover
+    sys.exit(main())

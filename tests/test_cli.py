@@ -1,0 +1,81 @@
+"""``python -m labkit``: the command names, JSON keys and exit codes are a contract."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from labkit.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cases_json_lists_ids_variants_titles(capsys):
+    code, out, _ = run(capsys, "cases", "--json")
+    assert code == 0
+    cases = {c["id"]: c for c in json.loads(out)}
+    assert {"abba", "philosophers", "rwsem_fairness", "last_put", "mm_iommu"} <= set(cases)
+    assert [v["id"] for v in cases["abba"]["variants"]] == ["before", "after"]
+    assert all(c["title"] for c in cases.values())
+
+
+def test_explore_json_contract(capsys):
+    code, out, _ = run(capsys, "explore", "abba", "--variant", "before", "--json")
+    d = json.loads(out)
+    assert code == 0
+    assert set(d) == {"case", "variant", "complete", "states", "transitions", "findings"}
+    (f,) = d["findings"]
+    assert set(f) == {"kind", "message", "schedule", "cpus", "locks"}
+    assert f["kind"] == "deadlock" and f["schedule"] == "CPU0 CPU1 CPU0 CPU1"
+
+
+def test_explore_budget_says_it_stopped(capsys):
+    code, out, _ = run(capsys, "explore", "philosophers", "--variant", "n4", "--json", "--max-states", "50")
+    d = json.loads(out)
+    assert code == 0 and d["complete"] is False and d["states"] == 50 and "state budget" in d["stopped"]
+    code, out, _ = run(capsys, "explore", "philosophers", "--variant", "n4", "--max-states", "50")
+    assert "INCOMPLETE" in out
+
+
+def test_lockdep_prints_the_report(capsys):
+    code, out, _ = run(capsys, "lockdep", "abba", "--variant", "before")
+    assert code == 0 and "WARNING: possible circular locking dependency detected" in out
+    code, out, _ = run(capsys, "lockdep", "abba", "--variant", "before", "--json")
+    assert json.loads(out)[0]["chain"] == ["B", "A"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["explore", "nope", "--variant", "before"], "error: no case 'nope'"),
+    (["explore", "abba", "--variant", "sideways"], "error: case 'abba' has no variant 'sideways'"),
+    (["lockdep", "abba", "--variant", "before", "--schedule", "CPU9"], "error: schedule entry 1 ('CPU9'): no cpu"),
+    (["lockdep", "abba", "--variant", "before", "--schedule", "CPU0 CPU0 CPU0 CPU0 CPU0 CPU0"],
+     "error: step 6 of the schedule: CPU0 cannot run: CPU0 has finished"),
+])
+def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_usage_errors_are_one_line_exit_2():
+    p = subprocess.run([sys.executable, "-m", "labkit", "explore"], capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "required" in p.stderr
+
+
+def test_real_process_round_trip():
+    p = subprocess.run([sys.executable, "-m", "labkit", "explore", "abba", "--variant", "after", "--json"],
+                       capture_output=True, text=True, check=True)
+    assert json.loads(p.stdout)["findings"] == []
+
+
+def test_bench_prints_figures(capsys):
+    code, out, _ = run(capsys, "bench", "--quick")
+    assert code == 0
+    header, rule, *rows = out.splitlines()
+    assert header.split()[:4] == ["model", "states", "trans(sleep)", "trans(none)"]
+    assert any(r.startswith("philosophers/n5") for r in rows)
