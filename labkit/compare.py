@@ -4,10 +4,8 @@ They *agree* when they name the same lock classes in the same roles: the lock
 being acquired, the lock already held, and the dependency chain (``-> #N``
 entries, in order). Stacks, addresses and task names are shown but not
 compared: a model has simpler stacks, and the task is whoever tripped it.
-
->>> r = compare("mm_iommu", "before", "data/splats/mm_iommu.txt")  # doctest: +SKIP
->>> r.agree
-True
+``python -m labkit compare mm_iommu --variant before data/splats/mm_iommu.txt``
+prints both side by side.
 """
 
 from __future__ import annotations

@@ -415,10 +415,10 @@ def apply(prog: Program, state: State, cpu: int) -> Outcome:
         detail = {"ref": ref, "count": n - 1}
         event = "put"
         if n == 1 and release is not None:
-            # The last put runs the release in this cpu's context: push its frame
-            # after moving past the put, so it returns to the next line.
-            advanced = _advance(prog, frames)
-            new_frames = advanced + ((prog.func_index[release], 0),) if advanced else ((prog.func_index[release], 0),)
+            # The last put runs the release in this cpu's context, like a call:
+            # the putter's frame stays (so stacks show who dropped the reference)
+            # and moves past the put when the release returns.
+            new_frames = frames + ((prog.func_index[release], 0),)
             event = "release_call"
             detail["release"] = release
     elif k == "alloc":

@@ -23,13 +23,12 @@ import pytest
 
 from labkit.cases import case_ids, get_case
 from labkit.errors import ScheduleError, UnknownName
-from labkit.explore import explore
 from labkit.semantics import (DONE, READ, RUN, WAIT, blocked_reason, stack_of, state_findings)
 from labkit.stepper.export import FORMAT, case_json, case_json_text, decode_state, walk
 from labkit.trace import replay
 
 REPO = Path(__file__).resolve().parent.parent
-MAX_PATHS = 20_000        # beyond this many schedules, cover every (state, findings shown) edge
+MAX_PATHS = 10_000        # beyond this many schedules, cover every (state, findings shown) edge
 SMALL = 3000              # graphs below this many states are checked schedule by schedule
 _STATUS = {RUN: "run", WAIT: "wait", DONE: "done"}
 _OBJ = ("unallocated", "alive", "freed")
@@ -80,8 +79,13 @@ def _json_view(data, vid, sid) -> dict:
     return d
 
 
-def check_steps(prog, data, vid, schedule: list[str], start: int = 0) -> None:
-    """The export walk of ``schedule`` equals ``replay`` of it, from step ``start`` on."""
+def check_steps(prog, data, vid, schedule: list[str], start: int = 0, verified=None) -> None:
+    """The export walk of ``schedule`` equals ``replay`` of it, from step ``start`` on.
+
+    ``verified`` (state id -> engine state) skips rebuilding the views of an
+    exported state already found equal to the very same engine state.
+    """
+    verified = {} if verified is None else verified
     trace = replay(prog, " ".join(schedule))
     steps = walk(data, vid, schedule)
     assert len(steps) == len(trace.steps) == len(schedule)
@@ -93,7 +97,9 @@ def check_steps(prog, data, vid, schedule: list[str], start: int = 0) -> None:
         assert got["event"] == want.event, where
         assert got["detail"] == json.loads(json.dumps(want.detail, default=str)), where
         assert [_f(f) for f in got["findings"]] == [_f(f) for f in want.findings], where
-        assert _json_view(data, vid, got["state"]) == engine_view(prog, want.after), where
+        if verified.get(got["state"]) != want.after:
+            assert _json_view(data, vid, got["state"]) == engine_view(prog, want.after), where
+            verified[got["state"]] = want.after
 
 
 def _export(case_id, vid, **kw):
@@ -102,25 +108,24 @@ def _export(case_id, vid, **kw):
 
 
 def _count_paths(v) -> int:
-    memo: dict[int, int] = {}
-    order = []
-    # Iterative post-order (graphs are small, but schedules can be long).
+    """How many maximal schedules the graph has (more than MAX_PATHS if it has a cycle)."""
+    memo: dict[int, int | None] = {}
     stack = [(0, False)]
     while stack:
         sid, done = stack.pop()
-        if sid in memo:
-            continue
         nxt = [n[0] for n in v["next"][sid] if n]
         if done:
-            memo[sid] = sum(memo[n] for n in nxt) if nxt else 1
+            counts = [memo[n] for n in nxt]
+            if None in counts:       # a child still open: a cycle, unboundedly many schedules
+                return MAX_PATHS + 1
+            memo[sid] = sum(counts) if nxt else 1
             continue
-        memo[sid] = None  # type: ignore[assignment]
+        if sid in memo:
+            continue
+        memo[sid] = None
         stack.append((sid, True))
         stack.extend((n, False) for n in nxt if n not in memo)
-        order.append(sid)
-        if len(memo) > 10 * len(v["states"]):   # a cycle: count is unbounded
-            return MAX_PATHS + 1
-    return memo[0] if memo[0] is not None else MAX_PATHS + 1
+    return memo[0]
 
 
 def _paths(v):
@@ -195,15 +200,15 @@ def test_every_schedule_matches_replay(case_id, vid):
         return
     assert len(v["states"]) == v["explored"]["states"]
     n = _count_paths(v) if len(v["states"]) < SMALL else MAX_PATHS + 1
-    checked = 0
+    checked, verified = 0, {}
     if n <= MAX_PATHS:
         for path, common in _paths(v):
-            check_steps(prog, data, vid, path, start=common)
+            check_steps(prog, data, vid, path, start=common, verified=verified)
             checked += 1
         assert checked == n
     else:
         for path in _product_edges(v):
-            check_steps(prog, data, vid, path, start=len(path) - 1)
+            check_steps(prog, data, vid, path, start=len(path) - 1, verified=verified)
             checked += 1
     assert checked > 0
 
@@ -255,8 +260,8 @@ def test_traces_mode_philosophers_n6():
     data, v = _export("philosophers", "n6", max_states=200)
     assert v["mode"] == "traces" and v["note"]
     assert len(v["serial"]) == 6
-    want = explore(prog).findings
-    assert [(f["kind"], f["schedule"]) for f in v["explorer"]] == [(f.kind, f.schedule) for f in want]
+    # The explorer's bug: the shortest deadlock takes two steps per philosopher.
+    assert [(f["kind"], len(f["schedule"].split())) for f in v["explorer"]] == [("deadlock", 12)]
     for sched in v["serial"] + [f["schedule"] for f in v["explorer"]]:
         check_steps(prog, data, "n6", sched.split())
     # Only the traces' steps are there ...
@@ -356,7 +361,7 @@ def test_widget_traits_and_checks():
     w.goto("CPU0 CPU1 CPU0 CPU1")
     assert w.position == 4 and [f.kind for f in w.trace().findings] == ["deadlock"]
     assert stepper("rwsem_fairness").variant == "writer_pref"     # no "before": the first variant
-    with pytest.raises(ScheduleError, match="step 2"):
+    with pytest.raises(ScheduleError, match="entry 2"):
         stepper("abba", "before", "CPU0 CPU7")
     with pytest.raises(UnknownName):
         stepper("abba", "sideways")

@@ -151,7 +151,7 @@ def _before(m: Model) -> None:
     m.func("kvm_vm_release", [
         step("kvm_irqfd_release(kvm);"),
         put(KVM, release="kvm_destroy_vm", text="kvm_put_kvm(kvm);"),
-        step("return 0;"),   # keeps this frame on the stack while a last put runs kvm_destroy_vm()
+        step("return 0;"),
     ])
     m.cpu("CPU0", "vfio_device_group_close", comm="qemu-system-s39", pid=1180,
           stack=S390_CLOSE + ("vfio_device_fops_release",),
@@ -168,7 +168,7 @@ def _release_and_open(m: Model, variant: str) -> None:
         call("kvm_vfio_release", "dev->ops->release(dev);"),
         mutex_unlock(KVM_LOCK, "mutex_unlock(&kvm->lock);"),
         put(KVM, release="kvm_destroy_vm", text="kvm_put_kvm(kvm);"),
-        step("return 0;"),   # keeps this frame on the stack while a last put runs kvm_destroy_vm()
+        step("return 0;"),
     ])
     m.func("kvm_vfio_release", [
         call("vfio_file_set_kvm", "kvm_vfio_file_set_kvm(kvg->file, NULL);   /* for each group */"),

@@ -229,6 +229,7 @@ def draw_timeline(trace, ax=None, upto: int | None = None, title: str | None = N
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch, Rectangle
+    from matplotlib.transforms import ScaledTranslation
 
     th = _theme(theme)
     prog = trace.program
@@ -251,7 +252,8 @@ def draw_timeline(trace, ax=None, upto: int | None = None, title: str | None = N
         fig.set_facecolor(th["bg"])
 
     end = n + _END_PAD
-    xlim = (0.4, end + _ARROW_ROOM)
+    cycles = deadlock_cycles(prog, trace.final) if trace.steps else []
+    xlim = (0.4, end + (_ARROW_ROOM if cycles else 0.4))
     lane_y = {name: ncpu - 1 - i for i, name in enumerate(names)}   # CPU0 on top
     row_h = 0.62 / rows
 
@@ -334,7 +336,6 @@ def draw_timeline(trace, ax=None, upto: int | None = None, title: str | None = N
             kinds_seen.append(kind)
 
     # The deadlock: arrows from each waiter's wait bar to the bar of the lock it waits for.
-    cycles = deadlock_cycles(prog, trace.final) if trace.steps else []
     for cyc in cycles:
         for w, h, l in cyc:
             lock = prog.locks[l].name
@@ -399,7 +400,9 @@ def draw_timeline(trace, ax=None, upto: int | None = None, title: str | None = N
         grid = [handles[r * ncol + c] if r * ncol + c < len(handles) else None
                 for c in range(ncol) for r in range(nrow)]
         handles = [h for h in grid if h is not None]
-        leg = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.16 - 0.06 / max(1, ncpu)),
+        # Below the "step" label, a fixed distance in inches whatever the axes' height.
+        below = ax.transAxes + ScaledTranslation(0, -0.5, fig.dpi_scale_trans)
+        leg = ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 0), bbox_transform=below,
                         ncol=ncol, frameon=False, fontsize=8.5, labelcolor=th["fg"],
                         handlelength=2.6, handleheight=1.2, columnspacing=1.6)
         leg.set_zorder(10)
