@@ -170,6 +170,11 @@ def main(argv=None) -> int:
     except LabError as e:
         sys.stderr.write(f"error: {e}\n")
         return 2
+    except BrokenPipeError:
+        # The reader (``| head``) went away: not an error of ours.
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as e:
         sys.stderr.write(f"error: {e.filename or ''}: {e.strerror or e}\n")
         return 2

@@ -313,8 +313,10 @@ def label(name: str) -> Op:
     return _op("label", (name,), None, f"{name}:")
 
 
-def call(func: str, text: str | None = None) -> Op:
-    return _op("call", (func,), text, f"{func}();")
+def call(func: str, text: str | None = None, via: Iterable[str] = ()) -> Op:
+    """Call a model function. ``via`` names kernel functions between this call
+    site and the callee that are not modelled (overrides the callee's ``via``)."""
+    return _op("call", (func, tuple(via)), text, f"{func}();")
 
 
 def ret(text: str | None = None) -> Op:

@@ -120,10 +120,13 @@ def stack_of(prog: Program, state: State, cpu: int) -> tuple[str, ...]:
     """The kernel call stack of a cpu, outermost first (context, then frames)."""
     th = state.threads[cpu]
     out = list(prog.cpus[cpu].stack)
-    for f, _ in th.frames:
+    caller = None
+    for f, pc in th.frames:
         fn = prog.functions[f]
-        out.extend(fn.via)
+        # A call site may name its own intermediate frames; else the callee's.
+        out.extend(caller.args[1] if caller is not None and caller.kind == "call" and caller.args[1] else fn.via)
         out.append(fn.name)
+        caller = fn.ops[pc] if pc < len(fn.ops) else None
     return tuple(out)
 
 
@@ -566,12 +569,17 @@ def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Fin
         locks = tuple(dict.fromkeys(prog.locks[l].name for _, _, l in cyc))
         parts = []
         for w, h, l in cyc:
+            lock = prog.locks[l].name
             if w == h:
-                parts.append(f"{names[w]} waits for {prog.locks[l].name}, which it already holds")
+                parts.append(f"{names[w]} waits for {lock}, which it already holds")
+            elif state.owner[l] == h or h in state.readers[l]:
+                parts.append(f"{names[w]} waits for {lock} held by {names[h]}")
             else:
-                parts.append(f"{names[w]} waits for {prog.locks[l].name} held by {names[h]}")
-        kind = "AA deadlock" if len(cyc) == 1 else "deadlock"
-        out.append(Finding("deadlock", f"{kind}: " + "; ".join(parts), cpus=cpus, locks=locks,
+                # Writer preference: not a holder, a writer queued ahead of it.
+                parts.append(f"{names[w]} waits for {lock} queued ahead by {names[h]} (a waiting writer)")
+        # The kind is printed beside the message; only say what kind of deadlock.
+        head = "AA deadlock: " if len(cyc) == 1 else ""
+        out.append(Finding("deadlock", head + "; ".join(parts), cpus=cpus, locks=locks,
                            key=("deadlock", frozenset((names[w], prog.locks[l].name) for w, _, l in cyc))))
     if all(t.status == DONE for t in threads):
         for inv in prog.invariants:

@@ -223,3 +223,13 @@ def test_refcount_expr_and_alive_expr():
     p = two_cpus([warn_on(refcount("r") == 0), warn_on(~alive("o"))], [put("r"), free("o")], setup)
     assert {f.message for f in explore(p).findings} == {
         "WARNING in f0: WARN_ON(refcount(r) == 0)", "WARNING in f0: WARN_ON(!alive(o))"}
+
+
+def test_a_call_site_can_name_its_own_intermediate_frames():
+    def setup(m):
+        locks(m)
+        m.func("inner", [mutex_lock("A"), mutex_unlock("A")], via=("default_path",))
+    p = two_cpus([call("inner"), call("inner", via=("route_a", "route_b"))], [step("x;")], setup)
+    t = replay(p, "CPU0 CPU0 CPU0 CPU0 CPU0")
+    assert t.steps[1].stack == ("f0", "default_path", "inner")
+    assert t.steps[4].stack == ("f0", "route_a", "route_b", "inner")
