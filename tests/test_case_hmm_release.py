@@ -26,22 +26,6 @@ def verdict(variant, **kw):
     return r
 
 
-@pytest.mark.parametrize("variant", sorted(EXPECTED))
-def test_verdicts(variant):
-    r = verdict(variant)
-    assert r.kinds() == EXPECTED[variant]
-    assert r.states == verdict(variant, reduction=False).states
-
-
-@pytest.mark.parametrize("variant", ["before", "three_threads"])
-def test_every_finding_replays(variant):
-    prog = program(CASE, variant)
-    for f in verdict(variant).findings:
-        t = replay(prog, f.schedule)
-        assert t.schedule == f.schedule
-        assert f.kind in {g.kind for g in t.findings}
-
-
 def test_use_after_free_is_ops_release_after_kfree():
     (f,) = verdict("before").findings
     assert (f.kind, f.schedule, f.cpus) == ("use_after_free", UAF, ("CPU1",))

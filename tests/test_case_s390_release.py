@@ -42,15 +42,6 @@ def test_reduction_keeps_the_verdict(variant):
     assert [(f.key, f.schedule) for f in with_r.findings] == [(f.key, f.schedule) for f in without.findings]
 
 
-def test_every_finding_replays():
-    prog = program(CASE, "before")
-    for f in verdict("before").findings:
-        t = replay(prog, f.schedule)
-        assert t.schedule == f.schedule
-        assert f.kind in {g.kind for g in t.findings}
-        assert f.message in {g.message for g in t.findings}
-
-
 def test_the_race_ends_in_the_bad_state():
     t = replay(program(CASE, "before"), SHORTEST)
     assert all(th.status == DONE for th in t.final.threads)

@@ -44,6 +44,7 @@ def test_verdict_and_every_finding_replays(cv):
     for f in r.findings:
         t = replay(program(*cv), f.schedule)
         assert f.key in {g.key for g in t.findings}
+        assert len(t.steps) == f.step
     # The variant's own words for learners say the same.
     expect = get_case(cv[0]).variant(cv[1]).expect
     assert (expect == "nothing") == (not CONTRACT[cv])

@@ -359,3 +359,23 @@ def test_self_loop_wait_for_graph():
     assert list(g.edges) == [("CPU1", "CPU1")] and g.edges["CPU1", "CPU1"]["cycle"]
     assert g.nodes["CPU0"]["status"] == "finished"
     assert graph_text(g) == "CPU1 --waits for list_lock--> CPU1  (cycle)\nnot waiting, not waited for: CPU0"
+
+
+def test_lockdep_style_graph_with_closing_edge_missing():
+    """labkit.lockdep's graph lacks the edge that closes a cycle (lockdep reports it
+    instead of adding it) and puts the locking primitives on top of its stacks."""
+    import networkx as nx
+
+    g = nx.DiGraph()
+    g.add_edge("mem_list_mutex", "&mm->mmap_sem", cpu="CPU1",
+               stack=("lock_acquire", "down_write", "mm_iommu_adjust_locked_vm", "mm_iommu_do_alloc"))
+    chain = ("&mm->mmap_sem", "mem_list_mutex")
+    assert graph_text(g, cycle=chain) == (
+        "mem_list_mutex --> &mm->mmap_sem  [CPU1 in mm_iommu_adjust_locked_vm()]  (cycle)\n"
+        "&mm->mmap_sem --> mem_list_mutex  (attempted, closes the cycle)")
+    src = lock_order_dot(g, cycle=chain, prog=program("mm_iommu", "before"))
+    closing = [ln for ln in src.splitlines() if ln.strip().startswith('"&mm->mmap_sem" -> ')]
+    assert len(closing) == 1 and "attempted" in closing[0] and 'style="bold,dashed"' in closing[0]
+    # Coloured by declaration order, as on the timelines: mmap_sem is the second lock.
+    node = [ln for ln in src.splitlines() if ln.strip().startswith('"&mm->mmap_sem" [')]
+    assert f'fillcolor="{lock_style(1)["color"]}"' in node[0]
