@@ -26,9 +26,14 @@ serial, bug-free run. This module does the same over labkit traces:
 Addresses in the report are stable stand-ins (a hash of the lock's name), and
 stacks have no offsets: the model has neither.
 
-The dependency graph is a :class:`networkx.DiGraph` over class names; edge
-``(a, b)`` means "b was taken while holding a", with attributes ``stack``
-(innermost first), ``cpu`` and ``types``.
+The dependency graph is a :class:`networkx.DiGraph` over class names (node
+attributes ``locks``, the instance names, and ``index``, the declaration order
+that picks a lock's colour). Edge ``(a, b)`` means "b was taken while holding
+a", from the first acquisition that made it: ``cpu``, ``task``, ``stack``
+(function names, innermost first), ``primitive`` (the lock frames above
+them), ``step`` (1-based, in its run), ``text`` (the pseudo-C line), ``mode``
+and ``types``. The attempt that would have closed a cycle is kept too, marked
+``closes_cycle`` (the kernel drops it; a picture needs it).
 
 >>> ld = lockdep_run("abba", "before")
 >>> r = ld.reports[0]
@@ -48,16 +53,18 @@ from .model import ACQUIRE_OPS, TRYLOCK_OPS, Program
 from .semantics import RUN
 from .trace import Trace, replay, serial_schedule
 
-__all__ = ["HeldLock", "Report", "Lockdep", "lockdep_run", "lockdep_schedules"]
+__all__ = ["HeldLock", "Report", "Lockdep", "lockdep_run", "lockdep_schedules", "LOCK_PRIMITIVE_FRAMES"]
 
+# The frames a kernel stack shows above the caller for each lock operation.
 _PRIMITIVE = {
-    "mutex_lock": ("__mutex_lock", "mutex_lock_nested"),
-    "mutex_trylock": ("mutex_trylock",),
-    "spin_lock": ("_raw_spin_lock",),
-    "down_read": ("down_read",),
-    "down_read_trylock": ("down_read_trylock",),
-    "down_write": ("down_write",),
+    "mutex_lock": ("lock_acquire", "__mutex_lock", "mutex_lock_nested"),
+    "mutex_trylock": ("lock_acquire", "mutex_trylock"),
+    "spin_lock": ("lock_acquire", "_raw_spin_lock"),
+    "down_read": ("lock_acquire", "down_read"),
+    "down_read_trylock": ("lock_acquire", "down_read_trylock"),
+    "down_write": ("lock_acquire", "down_write"),
 }
+LOCK_PRIMITIVE_FRAMES = frozenset(f for frames in _PRIMITIVE.values() for f in frames)
 
 
 @dataclass(frozen=True)
@@ -137,12 +144,12 @@ class Lockdep:
                 hl = HeldLock(decl.cls, decl.name, read, at, decl.kind, op.kind in TRYLOCK_OPS)
                 if op.kind in TRYLOCK_OPS:
                     if s.detail.get("ok"):
-                        self._mark(hl)
+                        self._mark(hl, prog)
                         held[s.cpu].append(hl)
                     continue
                 if first_attempt:
-                    self._mark(hl)
-                    self._acquire(prog, cpu_i, held[s.cpu], hl, s.stack, op.kind)
+                    self._mark(hl, prog)
+                    self._acquire(prog, cpu_i, held[s.cpu], hl, s, op.kind)
                 if s.event == "acquire":
                     held[s.cpu].append(hl)
             elif s.event == "release":
@@ -154,17 +161,23 @@ class Lockdep:
                         break
         return self
 
-    def _mark(self, hl: HeldLock):
+    def _mark(self, hl: HeldLock, prog: Program):
         self._usage.setdefault(hl.cls, set()).add("read" if hl.read else "write")
         self._kind[hl.cls] = hl.kind
         if hl.cls not in self.graph:
-            self.graph.add_node(hl.cls)
+            self.graph.add_node(hl.cls, locks=(hl.name,), index=prog.lock_index[hl.name])
+        elif hl.name not in self.graph.nodes[hl.cls]["locks"]:
+            self.graph.nodes[hl.cls]["locks"] += (hl.name,)
 
-    def _acquire(self, prog: Program, cpu: int, held: list, new: HeldLock, stack, opkind):
+    def _acquire(self, prog: Program, cpu: int, held: list, new: HeldLock, step, opkind):
         if self.off:
             return
-        frames = ("lock_acquire",) + _PRIMITIVE.get(opkind, (opkind,)) + tuple(reversed(stack))
+        primitive = _PRIMITIVE.get(opkind, (opkind,))
+        stack = tuple(reversed(step.stack))
+        frames = primitive + stack
         c = prog.cpus[cpu]
+        edge = dict(cpu=c.name, task=f"{c.comm}/{c.pid}", stack=stack, primitive=primitive,
+                    step=step.index + 1, text=step.text.strip(), mode=step.detail.get("mode", 0))
         task = f"{c.comm}/{c.pid}"
         # Recursive locking: the same class held already (two recursive reads excepted).
         for h in held:
@@ -173,17 +186,19 @@ class Lockdep:
                 return
         # Dependencies from the held stack, newest first, up to the first non-trylock.
         for h in reversed(held):
+            t = ("S" if h.read else "E", "R" if new.read == 2 else "N")
             path = self._strong_path(new, h)
             if path is not None:
                 self._report_circular(prog, cpu, task, held, new, h, path, frames)
+                if not self.graph.has_edge(h.cls, new.cls):
+                    self.graph.add_edge(h.cls, new.cls, types={t}, closes_cycle=True, **edge)
                 if not self.keep_going:
                     return
                 continue
-            t = ("S" if h.read else "E", "R" if new.read == 2 else "N")
             if self.graph.has_edge(h.cls, new.cls):
                 self.graph.edges[h.cls, new.cls]["types"].add(t)
             else:
-                self.graph.add_edge(h.cls, new.cls, stack=frames, cpu=c.name, task=task, types={t})
+                self.graph.add_edge(h.cls, new.cls, types={t}, closes_cycle=False, **edge)
             if not h.trylock:
                 break
 
@@ -204,7 +219,10 @@ class Lockdep:
         while q:
             node, ly = q.popleft()
             for nxt in self.graph.successors(node):
-                for x, y in self.graph.edges[node, nxt]["types"]:
+                e = self.graph.edges[node, nxt]
+                if e["closes_cycle"]:
+                    continue   # an attempt lockdep refused, not a dependency it knows
+                for x, y in e["types"]:
                     if ly == "R" and x == "S":
                         continue
                     st = (nxt, y)
@@ -283,9 +301,10 @@ class Lockdep:
         chain, stacks = [], []
         for i in range(k, 0, -1):
             e = self.graph.edges[path[i - 1], path[i]]
-            lines += ["", f"-> #{i} ({path[i]}){self._usage_str(path[i])}:"] + self._stack_lines(e["stack"])
+            efr = e["primitive"] + e["stack"]
+            lines += ["", f"-> #{i} ({path[i]}){self._usage_str(path[i])}:"] + self._stack_lines(efr)
             chain.append(path[i])
-            stacks.append(tuple(e["stack"]))
+            stacks.append(efr)
         lines += ["", f"-> #0 ({new.cls}){self._usage_str(new.cls)}:"] + self._stack_lines(frames)
         chain.append(new.cls)
         stacks.append(tuple(frames))

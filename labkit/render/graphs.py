@@ -36,17 +36,13 @@ import warnings
 import networkx as nx
 
 from ..semantics import DONE, READ, WAIT, deadlock_cycles, wait_for_edges
-from .style import FINDING_COLOR, PALETTE, lock_style
+from .style import FINDING_COLOR, lock_style
+from .style import THEMES
+from .text import caller_frame
 
 __all__ = ["GraphvizMissingWarning", "lock_order_graph", "wait_for_graph", "lock_order_dot",
-           "wait_for_dot", "graph_dot", "draw_graph", "render_svg", "have_dot", "THEMES"]
+           "wait_for_dot", "graph_dot", "draw_graph", "render_svg", "have_dot"]
 
-# Foreground and background per theme: graphs have a transparent background,
-# so only the text and line colours need to follow the notebook's theme.
-THEMES = {
-    "light": {"fg": "#222222", "bg": "#FFFFFF", "muted": "#6B6B6B", "grid": "#D0D0D0"},
-    "dark": {"fg": "#E8E8E8", "bg": "#1A1A1A", "muted": "#A0A0A0", "grid": "#3A3A3A"},
-}
 _FONT = "DejaVu Sans"
 _PNG_DPI = 150
 
@@ -81,22 +77,14 @@ def _mark_cycles(g: nx.DiGraph) -> nx.DiGraph:
 
 
 def lock_order_graph(traces) -> nx.DiGraph:
-    """Lockdep's dependency graph of one trace or several.
+    """Lockdep's dependency graph of one trace or several, ready to draw.
 
-    Nodes are lock class names (``LockDecl.cls``, e.g. ``&mm->mmap_sem``),
-    with attributes ``locks`` (the instance names) and ``index`` (declaration
-    order, which picks the lock's colour). An edge ``(a, b)`` means "``b`` was
-    acquired while holding ``a``", with the first acquisition that made it:
-    ``cpu``, ``stack`` (function names, innermost first), ``step`` (1-based)
-    and ``text`` (the pseudo-C line). Edges on a cycle have ``cycle=True``.
-
-    As in lockdep, the dependency is recorded when the acquisition is
-    *attempted* (so a run that deadlocks still records it), from the most
-    recently taken held lock — and from the ones below it only while those
-    were trylocks; a trylock adds no dependency of its own (it cannot wait),
-    and a read hold of a reader-preferring (recursive-read) rwsem is never
-    the first lock of a dependency. Taking a class already held is lockdep's
-    "recursive locking", not an edge.
+    This is :class:`labkit.lockdep.Lockdep`'s own graph (one source of truth
+    for lockdep's rules), watched with ``keep_going`` so every cycle shows, and
+    with ``cycle=True`` on each edge that lies on a cycle. Node attributes:
+    ``locks``, ``index``; edge attributes: ``cpu``, ``stack`` (function names,
+    innermost first), ``step``, ``text``, ``closes_cycle`` — see
+    :mod:`labkit.lockdep`.
 
     Parameters
     ----------
@@ -104,48 +92,16 @@ def lock_order_graph(traces) -> nx.DiGraph:
         Runs whose lock classes are merged, as lockdep merges everything the
         kernel ran since boot.
     """
+    from ..lockdep import Lockdep
     if hasattr(traces, "steps"):
         traces = [traces]
-    g = nx.DiGraph(kind="lock_order")
+    ld = Lockdep(keep_going=True)
     for tr in traces:
-        prog = tr.program
-        for i, decl in enumerate(prog.locks):
-            if decl.cls not in g:
-                g.add_node(decl.cls, locks=(decl.name,), index=i)
-            elif decl.name not in g.nodes[decl.cls]["locks"]:
-                g.nodes[decl.cls]["locks"] += (decl.name,)
-        held: dict[str, list] = {c: [] for c in prog.cpu_names}
-        waiting: set = set()   # cpus whose pending acquisition was already recorded at "block"
-        for s in tr.steps:
-            ev, d = s.event, s.detail
-            if ev not in ("acquire", "block", "trylock", "release"):
-                continue
-            decl = prog.locks[prog.lock_index[d["lock"]]]
-            stack = held[s.cpu]
-            if ev == "release":
-                for k in range(len(stack) - 1, -1, -1):
-                    if stack[k][0] == decl.name and stack[k][1] == d["mode"]:
-                        del stack[k]
-                        break
-                continue
-            if ev == "trylock":
-                if d.get("ok"):
-                    stack.append((decl.name, d["mode"], True, decl))
-                continue
-            if not (ev == "acquire" and s.cpu in waiting):
-                for name, mode, was_try, pdecl in reversed(stack):
-                    recursive_read = mode == READ and pdecl.reader_pref
-                    if pdecl.cls != decl.cls and not recursive_read and not g.has_edge(pdecl.cls, decl.cls):
-                        g.add_edge(pdecl.cls, decl.cls, cpu=s.cpu, stack=tuple(reversed(s.stack)),
-                                   step=s.index + 1, text=s.text.strip(), mode=d["mode"])
-                    if not was_try:
-                        break
-            if ev == "block":
-                waiting.add(s.cpu)
-            else:
-                waiting.discard(s.cpu)
-                stack.append((decl.name, d["mode"], False, decl))
-    return _mark_cycles(g)
+        ld.observe(tr)
+    g = ld.graph
+    g.graph["kind"] = "lock_order"
+    _mark_cycles(g)
+    return g
 
 
 def wait_for_graph(prog, state) -> nx.DiGraph:
@@ -189,7 +145,18 @@ def _cycle_pairs(cycle) -> set | None:
     return {(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))}
 
 
-def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light") -> str:
+def _lock_index(prog, node, k: int, d: dict) -> int:
+    """Which palette entry a lock-class node gets: its declaration index, as on the timelines."""
+    if "index" in d:
+        return d["index"]
+    if prog is not None:
+        for i, decl in enumerate(prog.locks):
+            if node in (decl.cls, decl.name):
+                return i
+    return k
+
+
+def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light", prog=None) -> str:
     """DOT source for either graph; see :func:`lock_order_dot` and :func:`wait_for_dot`."""
     import graphviz
 
@@ -209,11 +176,12 @@ def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light") -> str:
             label = f"{n}\\n{d['status']}" if "status" in d else str(n)
             dot.node(str(n), label=label, shape="ellipse")
         else:
-            color = lock_style(d.get("index", k))["color"]
+            color = lock_style(_lock_index(prog, n, k, d))["color"]
             locks = d.get("locks", ())
             label = str(n) if not locks or tuple(locks) == (n,) else f"{n}\\n({', '.join(locks)})"
             dot.node(str(n), label=label, shape="box", style="filled,rounded", fillcolor=color,
                      fontcolor=_text_on(color), color=color)
+    cycle_style = {"color": FINDING_COLOR, "penwidth": "3", "style": "bold,dashed"}
     for a, b, d in graph.edges(data=True):
         on_cycle = (a, b) in marked if marked is not None else bool(d.get("cycle"))
         attrs: dict = {}
@@ -225,29 +193,42 @@ def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light") -> str:
             attrs["penwidth"] = "2"
         else:
             parts = [str(d["cpu"])] if d.get("cpu") else []
-            if d.get("stack"):
-                parts.append(d["stack"][0] + "()")
+            fn = caller_frame(d.get("stack") or ())
+            if fn:
+                parts.append(fn + "()")
             label = "\\n".join(parts)
         if on_cycle:
             label = (label + "\\n" if label else "") + "(cycle)"
-            attrs.update(color=FINDING_COLOR, penwidth="3", style="bold,dashed")
+            attrs.update(cycle_style)
         # dot centres a label on its edge's midpoint, where its last line touches
         # the line; a blank last line lifts the words clear of it.
         dot.edge(str(a), str(b), label=label + "\\n " if label else "", **attrs)
+    # A cycle edge lockdep never added: the acquisition that would close the cycle.
+    for a, b in sorted((marked or set()) - set(graph.edges), key=str):
+        for n in (a, b):
+            if n not in graph:
+                dot.node(str(n), shape="box")
+        dot.edge(str(a), str(b), label="attempted\\n(closes the cycle)\\n ", **cycle_style)
     return dot.source
 
 
-def lock_order_dot(graph: nx.DiGraph, cycle=None, theme: str = "light") -> str:
+def lock_order_dot(graph: nx.DiGraph, cycle=None, theme: str = "light", prog=None) -> str:
     """DOT source of a lock-order graph; cycle edges bold, dashed, vermillion, ``(cycle)``.
 
     Parameters
     ----------
     graph : networkx.DiGraph
-        As from :func:`lock_order_graph` (or labkit's lockdep).
+        As from :func:`lock_order_graph` or ``labkit.lockdep`` (``Lockdep.graph``).
     cycle : sequence of edges ``(a, b)`` or of nodes, optional
-        The cycle to mark; by default the edges whose ``cycle`` attribute is true.
+        The cycle to mark (e.g. a lockdep report's ``chain``); by default the
+        edges whose ``cycle`` attribute is true. A cycle edge the graph lacks
+        — lockdep does not add the dependency that closes a cycle, it reports
+        it — is drawn too, labelled ``attempted``.
     theme : ``"light"`` or ``"dark"``
         Text and line colour; the background is transparent either way.
+    prog : Program, optional
+        Colours each lock class as the timelines do (declaration order) when
+        the graph's nodes carry no ``index``.
 
     >>> import networkx as nx
     >>> g = nx.DiGraph([("A", "B"), ("B", "A")])
@@ -255,7 +236,7 @@ def lock_order_dot(graph: nx.DiGraph, cycle=None, theme: str = "light") -> str:
     >>> 'A -> B [label="(cycle)\\\\n " color="#D55E00" penwidth=3 style="bold,dashed"]' in src
     True
     """
-    return graph_dot(graph, cycle=cycle, theme=theme)
+    return graph_dot(graph, cycle=cycle, theme=theme, prog=prog)
 
 
 def wait_for_dot(prog, state, theme: str = "light") -> str:
@@ -307,7 +288,7 @@ def _png(dot_source: str) -> bytes:
     return graphviz.Source(src).pipe(format="png")
 
 
-def draw_graph(graph, ax=None, theme: str = "light", cycle=None):
+def draw_graph(graph, ax=None, theme: str = "light", cycle=None, prog=None):
     """Draw a graph (DOT source, or a networkx graph from this module) on an axes.
 
     With graphviz's ``dot`` the graph is laid out and rendered by graphviz
@@ -326,13 +307,15 @@ def draw_graph(graph, ax=None, theme: str = "light", cycle=None):
         Colour of text and lines (use the one matching the notebook).
     cycle : optional
         For a networkx graph: the cycle to mark (see :func:`lock_order_dot`).
+    prog : Program, optional
+        For a networkx lock-order graph: colours by declaration order.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     th = _theme(theme)
-    src = graph if isinstance(graph, str) else graph_dot(graph, cycle=cycle, theme=theme)
+    src = graph if isinstance(graph, str) else graph_dot(graph, cycle=cycle, theme=theme, prog=prog)
     png = None
     if have_dot():
         import graphviz

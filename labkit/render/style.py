@@ -11,7 +11,7 @@ both a white and a dark (JupyterLab dark theme) background.
 
 from __future__ import annotations
 
-__all__ = ["PALETTE", "HATCHES", "MARKERS", "EVENT_STYLE", "lock_style", "style_table"]
+__all__ = ["PALETTE", "HATCHES", "MARKERS", "EVENT_STYLE", "THEMES", "lock_style", "style_table"]
 
 # Okabe & Ito (2008), without black (it vanishes on a dark theme).
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")
@@ -29,6 +29,12 @@ EVENT_STYLE = {
     "refcount": {"marker": "*", "label": "refcount bug"},
     "warn": {"marker": "^", "label": "WARN"},
     "deadlock": {"marker": "X", "label": "deadlock"},
+}
+# Foreground and background per theme: figures and graphs keep a transparent
+# background, so only text and line colours follow the notebook's theme.
+THEMES = {
+    "light": {"fg": "#222222", "bg": "#FFFFFF", "muted": "#6B6B6B", "grid": "#D0D0D0"},
+    "dark": {"fg": "#E8E8E8", "bg": "#1A1A1A", "muted": "#A0A0A0", "grid": "#3A3A3A"},
 }
 FINDING_COLOR = "#D55E00"   # vermillion: findings, cycles (also drawn bold and dashed)
 

@@ -20,10 +20,11 @@ command line (``python -m labkit replay``) prints them without matplotlib.
 from __future__ import annotations
 
 from ..semantics import DONE, READ, WAIT, blocked_reason, current_op, wait_for_edges
+from ..lockdep import LOCK_PRIMITIVE_FRAMES
 from .style import EVENT_STYLE
 
 __all__ = ["trace_text", "timeline_text", "lock_table_text", "graph_text",
-           "held_text", "wait_text", "finding_text", "cpu_status_text"]
+           "held_text", "wait_text", "finding_text", "cpu_status_text", "caller_frame"]
 
 # The code column of trace_text is padded to the widest line, up to this many
 # characters; longer lines just push their lock notes to the right.
@@ -272,16 +273,25 @@ def _cycle_edges(cycle) -> set[tuple]:
     return {(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))}
 
 
+def caller_frame(stack) -> str | None:
+    """The innermost frame of a stack (innermost first) that is not a locking primitive."""
+    return next((f for f in stack if f not in LOCK_PRIMITIVE_FRAMES), None)
+
+
 def graph_text(graph, cycle=None) -> str:
     """The edges of a lock-order or wait-for graph, one a line.
 
-    ``graph`` is a networkx ``DiGraph`` as built by
-    :func:`labkit.render.graphs.lock_order_graph` (nodes: lock classes; an
-    edge ``a -> b``: ``b`` taken while holding ``a``) or
+    ``graph`` is a networkx ``DiGraph``: a lock-order graph (nodes: lock
+    classes; an edge ``a -> b``: ``b`` taken while holding ``a``, with
+    ``cpu`` and ``stack``) as built by :func:`labkit.render.graphs.lock_order_graph`
+    or :mod:`labkit.lockdep`, or a wait-for graph from
     :func:`labkit.render.graphs.wait_for_graph` (nodes: cpus; edge attribute
-    ``lock``). ``cycle`` (edges or nodes) marks edges ``(cycle)``; without
-    it, edges whose ``cycle`` attribute is true are marked. Cpus that wait
-    for nothing and are waited for by nobody are listed as idle.
+    ``lock``). ``cycle`` (edges, or nodes in order) marks edges ``(cycle)``;
+    without it, edges whose ``cycle`` attribute is true are marked. A cycle
+    edge missing from the graph is the acquisition lockdep refused to add
+    because it closes the cycle; it is listed as ``(attempted, closes the
+    cycle)``. Cpus that wait for nothing and are waited for by nobody are
+    listed as idle.
 
     >>> from labkit.cases import program
     >>> from labkit.trace import replay
@@ -305,14 +315,17 @@ def graph_text(graph, cycle=None) -> str:
             where = []
             if d.get("cpu"):
                 where.append(str(d["cpu"]))
-            if d.get("stack"):
-                where.append("in " + d["stack"][0] + "()")
+            fn = caller_frame(d.get("stack") or ())
+            if fn:
+                where.append("in " + fn + "()")
             if where:
                 line += "  [" + " ".join(where) + "]"
         if on_cycle:
             line += "  (cycle)"
         lines.append(line)
-    touched = {n for a, b, _ in edges for n in (a, b)}
+    for a, b in sorted(marked - {(a, b) for a, b, _ in edges}, key=str):
+        lines.append(f"{a} --> {b}  (attempted, closes the cycle)")
+    touched = {n for a, b, _ in edges for n in (a, b)} | {n for e in marked for n in e}
     idle = [n for n in graph.nodes if n not in touched]
     if idle and graph.graph.get("kind") == "wait_for":
         lines.append("not waiting, not waited for: " + ", ".join(map(str, idle)))

@@ -36,7 +36,8 @@ import textwrap
 from typing import NamedTuple
 
 from ..semantics import READ, deadlock_cycles
-from .graphs import THEMES, _text_on, _theme
+from .graphs import _text_on, _theme
+from .style import THEMES
 from .style import EVENT_STYLE, FINDING_COLOR, style_table
 
 __all__ = ["Interval", "lock_intervals", "draw_timeline", "draw_before_after", "replay_prefix"]

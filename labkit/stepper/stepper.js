@@ -76,7 +76,31 @@ function h(tag, attrs, ...kids) {
   return e;
 }
 
-function modeWord(m) { return m === "r" ? "read" : "write"; }
+function modeWord(m) { return m === "r" || m === 1 ? "read" : "write"; }
+
+// What a step did, in words (the step's event and detail from the engine).
+function eventWords(ev, d) {
+  switch (ev) {
+    case "acquire": return `takes ${d.lock} (${modeWord(d.mode)})`;
+    case "block": return `blocks: waits for ${d.lock} (${modeWord(d.mode)})`;
+    case "release": return `releases ${d.lock}`;
+    case "trylock": return `trylock ${d.lock}: ${d.ok ? "got it" : "failed"}`;
+    case "release_call": return `drops the last reference on ${d.ref}: calls ${d.release}()`;
+    case "put": return `drops a reference on ${d.ref} (now ${d.count})`;
+    case "get": return d.ok === false ? `fails to take a reference on ${d.ref} (it is zero)` : `takes a reference on ${d.ref} (now ${d.count})`;
+    case "alloc": return `allocates ${d.object}`;
+    case "free": return `frees ${d.object}`;
+    case "use": return `uses ${d.object}`;
+    case "assign": return `sets ${d.var} = ${JSON.stringify(d.value)}`;
+    case "branch": return d.taken ? "branches (condition true)" : "goes on (condition false)";
+    case "call": return `calls ${d.function}()`;
+    case "return": return "returns";
+    case "sleep": return `sleeps until ${d.cond}`;
+    case "wake": return `wakes up: ${d.cond}`;
+    case "warn": return "hits a WARN_ON";
+    default: return "runs";
+  }
+}
 
 // ---------------------------------------------------------------------------
 // The reading of the JSON: the same as labkit.stepper.export.walk().
@@ -326,21 +350,27 @@ class StepperView {
   }
 
   patternDefs() {
+    // Per lock: a write pattern (colour + hatch in a darker shade, as the static
+    // timeline) and a read one (paler, half the hatch density).
     let s = "";
     const style = this.data.lock_style;
-    Object.keys(style).forEach((name) => {
+    for (const name of Object.keys(style)) {
       const st = style[name];
       const ink = PATTERN_INK[st.pattern] || "";
+      const dark = mix(st.color, "#000000", 0.35);
       s += `<pattern id="${this.pid(name)}" patternUnits="userSpaceOnUse" width="6" height="6">` +
         `<rect width="6" height="6" fill="${st.color}"/>` +
-        `<g stroke="rgba(0,0,0,0.55)" stroke-width="1" fill="rgba(0,0,0,0.55)">${ink}</g></pattern>`;
-    });
+        `<g stroke="${dark}" stroke-width="1" fill="${dark}">${ink}</g></pattern>`;
+      s += `<pattern id="${this.pid(name, true)}" patternUnits="userSpaceOnUse" width="12" height="12">` +
+        `<rect width="12" height="12" fill="${st.color}" fill-opacity="0.5"/>` +
+        `<g stroke="${dark}" stroke-width="1" fill="${dark}" stroke-opacity="0.8">${ink}</g></pattern>`;
+    }
     return s;
   }
 
-  pid(lockName) {
+  pid(lockName, read = false) {
     const keys = Object.keys(this.data.lock_style);
-    return `${this.uid}-pat${keys.indexOf(lockName)}`;
+    return `${this.uid}-pat${keys.indexOf(lockName)}${read ? "r" : ""}`;
   }
 
   swatch(lockName) {
@@ -422,10 +452,7 @@ class StepperView {
       return cells;
     });
 
-    // Timeline legend.
-    this.tlLegend.textContent = "";
-    for (const l of V.locks) this.tlLegend.append(h("span", { class: "lk-key" }, this.swatch(l.name), h("span", { text: ` ${l.name} held` })));
-    this.tlLegend.append(h("span", { class: "lk-key lk-key-wait", text: "┄ dashed outline: waiting for it" }));
+    this.legendKey = null;
   }
 
   // -- actions -----------------------------------------------------------------
@@ -615,14 +642,7 @@ class StepperView {
     // What the last step did.
     if (lastStep) {
       const [c, t, ev, det] = lastStep;
-      let what = ev;
-      if (ev === "block") what = `blocks: waits for ${det.lock}`;
-      else if (ev === "acquire") what = `takes ${det.lock} (${det.mode === 1 ? "read" : "write"})`;
-      else if (ev === "release") what = `releases ${det.lock}`;
-      else if (ev === "trylock") what = `trylock ${det.lock}: ${det.ok ? "got it" : "failed"}`;
-      else if (ev === "release_call") what = `drops the last reference: calls ${det.release}()`;
-      else if (ev === "put" || ev === "get") what = `${ev} ${det.ref}: count ${det.count}`;
-      else if (ev === "step") what = "runs";
+      const what = eventWords(ev, det);
       this.lastStep.textContent = `Step ${pos}: ${V.cpus[c].name} ${what} — ${T[t]}`;
     } else {
       this.lastStep.textContent = this.sched.length ? "Step 0: the start." : "The start: click a Step button (or press a cpu's digit) to run that cpu's next line.";
@@ -737,115 +757,252 @@ class StepperView {
     this.input.setAttribute("data-schedule", text);
   }
 
-  // -- the timeline: lanes per cpu, bars for holds, dashed for waits -------------
+  // -- the timeline: the look of labkit/render/timeline.py --------------------
   drawTimeline(path, pos) {
     const V = this.V, T = this.T, ncpu = V.cpus.length;
-    const style = this.data.lock_style, ev = this.data.event_style, FC = this.data.finding_color;
-    const colW = pos > 40 ? 18 : 26, rowH = 16, pad = 5, markH = 14, labelW = 56, axisH = 18;
-    // Intervals per cpu: holds and waits, in rows by nesting depth.
-    const bars = [], waits = [];
-    const depth = new Array(ncpu).fill(1);
-    for (let c = 0; c < ncpu; c++) {
-      const open = new Map();    // "l:m" -> {start, row}
-      let waitOpen = null;       // {start, lock, row}
-      for (let k = 0; k <= pos; k++) {
-        const st = V.states[path.sids[k]];
-        const [, status, held] = V.threads[st[c]];
-        const keys = new Set();
-        held.forEach(([l, m], i) => {
-          const key = l + ":" + m;
-          keys.add(key);
-          if (!open.has(key)) open.set(key, { start: k, row: i, l, m });
-        });
-        for (const [key, o] of open) if (!keys.has(key)) { bars.push({ c, ...o, end: k }); open.delete(key); }
-        let wl = -1;
-        if (status === "wait") {
-          V.locktables[st[ncpu]].forEach(([, , q], l) => { for (const [qc] of q) if (qc === c) wl = l; });
-        }
-        const wkey = status === "wait" ? String(wl) : null;
-        if (waitOpen && waitOpen.key !== wkey) { waits.push({ c, ...waitOpen, end: k }); waitOpen = null; }
-        if (wkey !== null && !waitOpen) waitOpen = { key: wkey, start: k, l: wl, row: held.length };
-        depth[c] = Math.max(depth[c], held.length + (status === "wait" ? 1 : 0));
-      }
-      for (const o of open.values()) bars.push({ c, ...o, end: pos, open: true });
-      if (waitOpen) waits.push({ c, ...waitOpen, end: pos, open: true });
-    }
-    const laneTop = [];
-    let y = axisH;
-    const laneH = (c) => pad + depth[c] * rowH + markH;
-    for (let c = 0; c < ncpu; c++) { laneTop.push(y); y += laneH(c) + 6; }
-    const height = y + 4;
-    const X = (k) => labelW + k * colW;       // state k sits at the right edge of step k
-    const width = X(Math.max(pos, 8)) + colW + 70;
+    const n = path.steps.length;                   // the whole schedule; the cursor is at pos
+    const style = this.data.lock_style, evStyle = this.data.event_style, FC = this.data.finding_color;
+    const bg = cssColor(getComputedStyle(this.timeline).backgroundColor) || "#FFFFFF";
+    const dark = luminance(bg) < 0.3;
+    const fg = dark ? "#E8E8E8" : "#222222", muted = dark ? "#A0A0A0" : "#6B6B6B", grid = dark ? "#3A3A3A" : "#D0D0D0";
+    const ivs = lockIntervals(V, path.steps, n);
+    const rows = Math.max(1, ...ivs.map((iv) => iv.level + 1));
+    // The final state's wait-for cycles (drawn as arrows, as the static timeline does).
+    const cycles = [];
+    for (const f of V.states[path.sids[n]][ncpu + 2]) if (V.findings[f].cycle.length) cycles.push(V.findings[f].cycle);
+    const avail = (this.timeline.clientWidth || 900) - 150 - 24;
+    const unit = Math.max(16, Math.min(56, Math.floor(avail / (Math.max(n, 8) + 1.6))));
+    const labelW = 150, top = 22, stripH = 18, rowH = 20, footH = 12;
+    const laneH = stripH + rows * rowH + footH;
+    const END = n + 0.6, x0lim = 0.4, x1lim = END + (cycles.length ? 1.3 : 0.4);
+    const X = (k) => labelW + (k - x0lim) * unit;
+    const width = Math.ceil(X(Math.max(x1lim, 8))) + 8;
+    const height = top + ncpu * laneH + 36;
+    const laneTop = (c) => top + c * laneH;
+    const rowY = (c, level) => laneTop(c) + stripH + level * rowH + 2;
     let s = `<svg xmlns="${SVGNS}" class="lk-tl" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" ` +
-      `aria-label="Timeline of ${pos} steps: a lane per cpu, bars for locks held, dashed bars for waits">`;
-    // Lanes.
-    for (let c = 0; c < ncpu; c++) {
-      const top = laneTop[c], hgt = laneH(c);
-      s += `<rect class="lk-lane" x="${labelW}" y="${top}" width="${width - labelW - 4}" height="${hgt}" rx="3"/>`;
-      s += `<text class="lk-lanelabel" x="${labelW - 6}" y="${top + hgt / 2 + 4}" text-anchor="end">${esc(V.cpus[c].name)}</text>`;
+      `aria-label="Timeline of ${n} steps, at step ${pos}: a lane per cpu, bars for locks held, dashed bars for waits">`;
+    s += `<defs><marker id="${this.uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">` +
+      `<path d="M0,0L10,5L0,10Z" fill="${FC}"/></marker></defs>`;
+    // Grid, lanes, cpu labels, the ticks of the steps each cpu took.
+    for (let k = 1; k <= n; k++) s += `<line x1="${X(k)}" x2="${X(k)}" y1="${top}" y2="${top + ncpu * laneH}" stroke="${grid}" stroke-width="0.6"/>`;
+    for (let c = 0; c <= ncpu; c++) s += `<line x1="${labelW}" x2="${X(x1lim)}" y1="${top + c * laneH}" y2="${top + c * laneH}" stroke="${grid}"/>`;
+    V.cpus.forEach((cpu, c) => {
+      const yc = laneTop(c) + laneH / 2;
+      const sub = cpu.comm && cpu.comm !== "task" ? `${cpu.comm}/${cpu.pid}` : "";
+      s += `<text x="${labelW - 8}" y="${yc + (sub ? -2 : 4)}" text-anchor="end" fill="${fg}" font-size="12.5" font-weight="600">${esc(cpu.name)}</text>`;
+      if (sub) s += `<text x="${labelW - 8}" y="${yc + 13}" text-anchor="end" fill="${muted}" font-size="11">${esc(sub)}</text>`;
+    });
+    for (let k = 1; k <= n; k++) {
+      const [c, t, evn] = V.steps[path.steps[k - 1]];
+      const y = laneTop(c) + laneH - footH / 2 - 1;
+      s += `<line class="lk-tick" x1="${X(k)}" x2="${X(k)}" y1="${y - 4}" y2="${y + 4}" stroke="${muted}" stroke-width="1.4">` +
+        `<title>${esc(`step ${k}: ${V.cpus[c].name} ${T[t]} (${evn})`)}</title></line>`;
     }
-    // Step columns: number on the axis, a clickable band.
-    for (let k = 1; k <= pos; k++) {
-      const x0 = X(k - 1);
-      if (colW >= 20 || k % 5 === 0 || k === 1) s += `<text class="lk-axis" x="${x0 + colW / 2}" y="12" text-anchor="middle">${k}</text>`;
-      s += `<rect class="lk-col${k === pos ? " lk-col-cur" : ""}" data-step="${k}" x="${x0}" y="${axisH - 2}" width="${colW}" height="${height - axisH}"><title>step ${k}: show the state after it</title></rect>`;
-    }
-    // Hold bars (from the step that took the lock to the step that released it).
-    const barY = (c, row) => laneTop[c] + pad + row * rowH + 1;
-    for (const b of bars) {
-      const name = V.locks[b.l].name, col = (style[name] || {}).color || "#999";
-      const x0 = X(b.start) - colW / 2, x1 = b.open ? X(b.end) + colW * 0.4 : X(b.end) - colW / 2;
-      const w = Math.max(4, x1 - x0);
-      s += `<rect class="lk-hold" x="${x0}" y="${barY(b.c, b.row)}" width="${w}" height="${rowH - 2}" fill="url(#${this.pid(name)})" stroke="${col}" stroke-width="1.2">` +
-        `<title>${esc(V.cpus[b.c].name)} holds ${esc(name)} (${modeWord(b.m)}) from step ${b.start}${b.open ? "" : " to step " + b.end}</title></rect>`;
-      const label = name + (b.m === "r" ? " (r)" : "");
-      if (w > label.length * 6.6 + 6) s += `<text class="lk-barlabel" x="${x0 + 4}" y="${barY(b.c, b.row) + rowH - 5}">${esc(label)}</text>`;
-    }
-    for (const b of waits) {
-      const name = b.l >= 0 ? V.locks[b.l].name : null;
-      const col = name ? ((style[name] || {}).color || "#999") : "#999999";
-      const x0 = X(b.start) - colW / 2, x1 = b.open ? X(b.end) + colW * 0.4 : X(b.end) - colW / 2;
-      const w = Math.max(4, x1 - x0);
-      s += `<rect class="lk-waitbar" x="${x0}" y="${barY(b.c, b.row)}" width="${w}" height="${rowH - 2}" stroke="${col}" stroke-width="1.6" stroke-dasharray="4 3">` +
-        `<title>${esc(V.cpus[b.c].name)} waits${name ? " for " + esc(name) : ""} from step ${b.start}</title></rect>`;
-      const label = name ? `waits ${name}` : "sleeps";
-      if (w > label.length * 6.6 + 6) s += `<text class="lk-barlabel lk-waitlabel" x="${x0 + 4}" y="${barY(b.c, b.row) + rowH - 5}">${esc(label)}</text>`;
-    }
-    // Event markers: who ran each step, and what happened.
-    for (let k = 1; k <= pos; k++) {
-      const [c, t, evn, det] = V.steps[path.steps[k - 1]];
-      const xc = X(k) - colW / 2, yc = laneTop[c] + pad + depth[c] * rowH + markH / 2;
-      const tip = `step ${k}: ${V.cpus[c].name} ${T[t]} (${evn})`;
-      const es = ev[evn];
-      if (es) {
-        const filled = FILLED[es.marker];
-        s += `<path class="lk-ev" d="${markerPath(es.marker, xc, yc, 4)}" ${filled ? 'fill="currentColor"' : 'fill="none"'} stroke="currentColor" stroke-width="1.6"><title>${esc(tip + " — " + es.label)}</title></path>`;
+    // Bars: holds (colour + hatch), waits (hollow dashed), sleeps (hollow dotted).
+    const bars = [];
+    const occupied = new Map();
+    for (const iv of ivs) {
+      const a = iv.start, b = iv.end === null ? END : iv.end;
+      const y = rowY(iv.cpu, iv.level), hgt = rowH - 4;
+      const st = iv.lock !== null ? style[iv.lock] || { color: "#999999" } : null;
+      const tip = `${V.cpus[iv.cpu].name}: ${iv.label}, from step ${iv.start}${iv.end === null ? "" : " to step " + iv.end}`;
+      let textColor = fg, box = bg;
+      if (iv.kind === "hold") {
+        const face = iv.mode === 1 ? mix(st.color, bg, 0.5) : st.color;
+        s += `<rect class="lk-hold" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" ` +
+          `fill="url(#${this.pid(iv.lock, iv.mode === 1)})" stroke="${mix(st.color, "#000000", 0.45)}" stroke-width="1"><title>${esc(tip)}</title></rect>`;
+        textColor = textOn(face); box = face;
       } else {
-        s += `<circle class="lk-ran" cx="${xc}" cy="${yc}" r="2.2"><title>${esc(tip)}</title></circle>`;
+        const edge = st ? st.color : muted;
+        s += `<rect class="lk-waitbar" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" fill="none" stroke="${edge}" ` +
+          `stroke-width="1.8" stroke-dasharray="${iv.kind === "wait" ? "6 4" : "2 3"}"><title>${esc(tip)}</title></rect>`;
       }
+      bars.push({ iv, a, b, y, hgt, textColor, box });
+      const key = iv.cpu + ":" + iv.level;
+      if (!occupied.has(key)) occupied.set(key, []);
+      occupied.get(key).push([a, b]);
+    }
+    // Names inside the bar on a patch of its fill, else beside it where the row is free.
+    for (const { iv, a, b, y, hgt, textColor, box } of bars) {
+      const wpx = iv.label.length * 6.2 + 8, w = wpx / unit, yc = y + hgt / 2 + 4;
+      if (w <= b - a) {
+        const xm = (X(a) + X(b)) / 2;
+        s += `<rect x="${xm - wpx / 2 + 2}" y="${y + 3}" width="${wpx - 4}" height="${hgt - 6}" fill="${box}"/>` +
+          `<text class="lk-barlabel" x="${xm}" y="${yc - 0.5}" text-anchor="middle" fill="${textColor}">${esc(iv.label)}</text>`;
+        continue;
+      }
+      const row = occupied.get(iv.cpu + ":" + iv.level);
+      const free = (p, q) => p >= x0lim && q <= x1lim && row.every(([u, v]) => q <= u || p >= v);
+      const right = [b + 0.1, b + 0.1 + w], left = [a - 0.1 - w, a - 0.1];
+      const order = iv.end === null ? [left, right] : [right, left];
+      const pick = order.find((c) => free(c[0], c[1])) || order[0];
+      const isRight = pick === right;
+      s += `<text class="lk-barlabel" x="${X(isRight ? pick[0] : pick[1])}" y="${yc - 0.5}" text-anchor="${isRight ? "start" : "end"}" fill="${fg}">${esc(iv.label)}</text>`;
+      row.push(pick);
+    }
+    // Events: marker and word in the strip at the top of the lane.
+    for (let k = 1; k <= n; k++) {
+      const [c, , evn] = V.steps[path.steps[k - 1]];
+      const marks = [];
+      if (evn === "free") marks.push(["free", evStyle.free.label, fg]);
       for (const f of path.shown[k - 1]) {
-        const F = V.findings[f];
-        const fs = ev[F.kind] || { marker: "X", label: F.kind };
-        const cpusHit = F.cycle && F.cycle.length ? F.cycle.map((e) => e[0]) : (F.cpus.length ? F.cpus.map((n) => V.cpus.findIndex((x) => x.name === n)).filter((i) => i >= 0) : [c]);
-        for (const fc of cpusHit) {
-          const fy = laneTop[fc] + laneH(fc) / 2;
-          const fx = X(k) + 7;
-          s += `<path class="lk-fev" d="${markerPath(fs.marker, fx, fy, 6)}" fill="${FC}" stroke="${FC}" stroke-width="1.2"><title>${esc(`step ${k}: ${fs.label}: ${F.message}`)}</title></path>`;
-        }
-        const fc0 = cpusHit[0];
-        s += `<text class="lk-flabel" x="${X(k) + 15}" y="${laneTop[fc0] + laneH(fc0) / 2 + 4}" fill="${FC}">${esc(fs.label)}</text>`;
+        const kind = V.findings[f].kind;
+        marks.push([kind, (evStyle[kind] || { label: kind }).label, FC, V.findings[f].message]);
+      }
+      marks.forEach(([kind, word, color, msg], j) => {
+        const es = evStyle[kind] || { marker: "*" };
+        const x = X(k), y = laneTop(c) + stripH / 2 + 1 + j * 0;
+        const filled = FILLED[es.marker];
+        s += `<path class="lk-event" data-kind="${esc(kind)}" d="${markerPath(es.marker, x, y, 5.5)}" fill="${filled ? color : "none"}" stroke="${color}" stroke-width="1.8">` +
+          `<title>${esc(`step ${k}: ${word}${msg ? ": " + msg : ""}`)}</title></path>`;
+        const last = k === n;
+        s += `<text x="${last ? x - 10 : x + 10}" y="${y + 4}" text-anchor="${last ? "end" : "start"}" fill="${color}" font-size="11.5" ` +
+          `font-weight="${kind === "free" ? 400 : 700}" class="lk-eventlabel">${esc(word)}</text>`;
+      });
+    }
+    // The deadlock: dashed arrows from each waiter's wait bar to the bar of the lock it waits for.
+    const barEnd = new Map();
+    for (const { iv, b, y, hgt } of bars) barEnd.set(`${iv.cpu}:${iv.lock}:${iv.kind}`, [X(b), y + hgt / 2]);
+    for (const cyc of cycles) {
+      for (const [w, l, hcpu] of cyc) {
+        const lock = V.locks[l].name;
+        const A = barEnd.get(`${w}:${lock}:wait`);
+        const B = barEnd.get(`${hcpu}:${lock}:hold`) || barEnd.get(`${hcpu}:${lock}:wait`);
+        if (!A || !B) continue;
+        const dy = B[1] - A[1];
+        const bulge = (0.5 / Math.pow(Math.max(1, Math.abs(dy) / laneH), 0.6)) * Math.abs(dy) + 10;
+        const cx = Math.max(A[0], B[0]) + bulge, cy = (A[1] + B[1]) / 2;
+        s += `<path class="lk-cycle-arrow" d="M${A[0] + 1},${A[1]}Q${cx},${cy} ${B[0] + 2},${B[1]}" fill="none" stroke="${FC}" stroke-width="2" ` +
+          `stroke-dasharray="6 4" marker-end="url(#${this.uid}-arrow)"><title>${esc(`${V.cpus[w].name} waits for ${lock} held by ${V.cpus[hcpu].name}`)}</title></path>`;
       }
     }
+    // Steps not shown yet (after the cursor) are dimmed; the cursor itself.
+    const xc = pos > 0 ? X(pos) : X(0.5);
+    if (pos < n) s += `<rect class="lk-future" x="${xc + 1}" y="${top}" width="${X(x1lim) - xc - 1}" height="${ncpu * laneH}" fill="${bg}" fill-opacity="0.55"/>`;
+    s += `<line class="lk-cursor" x1="${xc}" x2="${xc}" y1="${top - 4}" y2="${top + ncpu * laneH}" stroke="${fg}" stroke-width="2"/>`;
+    s += `<text x="${xc + 4}" y="${top - 7}" fill="${fg}" font-size="11.5" font-weight="700">${pos ? "step " + pos : "start"}</text>`;
+    // The step axis.
+    const ay = top + ncpu * laneH + 14;
+    const every = unit >= 24 ? 1 : unit >= 16 ? 2 : 5;
+    for (let k = 1; k <= n; k++) if (k % every === 0 || k === 1) s += `<text x="${X(k)}" y="${ay}" text-anchor="middle" fill="${fg}" font-size="11">${k}</text>`;
+    s += `<text x="${(X(x0lim) + X(x1lim)) / 2}" y="${ay + 16}" text-anchor="middle" fill="${fg}" font-size="11.5">step</text>`;
     s += "</svg>";
     this.timeline.innerHTML = s;
     const svg = this.timeline.firstChild;
     svg.addEventListener("click", (e) => {
-      const k = e.target && e.target.getAttribute && e.target.getAttribute("data-step");
-      if (k) this.go(+k);
+      const r = svg.getBoundingClientRect();
+      const k = Math.round((e.clientX - r.left) / unit - labelW / unit + x0lim);
+      if (k >= 0 && k <= n && e.clientX - r.left > labelW - 4) this.go(k);
     });
-    if (this.timeline.scrollWidth > this.timeline.clientWidth) this.timeline.scrollLeft = this.timeline.scrollWidth;
+    if (this.timeline.scrollWidth > this.timeline.clientWidth) {
+      this.timeline.scrollLeft = Math.max(0, xc - this.timeline.clientWidth + 120);
+    }
+    this.drawLegend(ivs, path, n, cycles.length > 0, fg);
   }
+
+  drawLegend(ivs, path, n, hasCycle, fg) {
+    const V = this.V, FC = this.data.finding_color, evStyle = this.data.event_style;
+    const key = [this.V.id, ...new Set(ivs.map((iv) => iv.kind + iv.lock + iv.mode)), hasCycle].join("|") + "|" +
+      path.shown.slice(0, n).flat().map((f) => V.findings[f].kind).join(",");
+    if (key === this.legendKey) return;
+    this.legendKey = key;
+    const L = this.tlLegend;
+    L.textContent = "";
+    const item = (svgInner, text) => {
+      const span = h("span", { class: "lk-key" });
+      span.innerHTML = `<svg width="26" height="14" viewBox="0 0 26 14" aria-hidden="true">${svgInner}</svg>`;
+      span.append(h("span", { text: " " + text }));
+      L.append(span);
+    };
+    const holds = new Set(ivs.filter((iv) => iv.kind === "hold").map((iv) => iv.lock + ":" + iv.mode));
+    for (const l of V.locks) {
+      const st = this.data.lock_style[l.name];
+      for (const m of [0, 1]) {
+        if (!holds.has(l.name + ":" + m) && !(m === 0 && !holds.size)) continue;
+        item(`<rect x="1" y="1" width="24" height="12" fill="url(#${this.pid(l.name, m === 1)})" stroke="${mix(st.color, "#000000", 0.45)}"/>`,
+          l.name + (m === 1 ? " (read)" : ""));
+      }
+    }
+    if (ivs.some((iv) => iv.kind === "wait") || !ivs.length) item(`<rect x="1" y="2" width="24" height="10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="5 3"/>`, "waiting for a lock");
+    if (ivs.some((iv) => iv.kind === "sleep")) item(`<rect x="1" y="2" width="24" height="10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="2 3"/>`, "sleeping");
+    const kinds = [...new Set(path.shown.slice(0, n).flat().map((f) => V.findings[f].kind))];
+    for (const kind of kinds) {
+      const es = evStyle[kind] || { marker: "*", label: kind };
+      item(`<path d="${markerPath(es.marker, 13, 7, 5)}" fill="${FILLED[es.marker] ? FC : "none"}" stroke="${FC}" stroke-width="1.6"/>`, es.label);
+    }
+    if (hasCycle) item(`<path d="M1,7H22" stroke="${FC}" stroke-width="2" stroke-dasharray="5 3"/><path d="M19,3L25,7L19,11Z" fill="${FC}"/>`, "waits for (deadlock cycle)");
+    item(`<path d="M13,0V14" stroke="currentColor" stroke-width="2"/>`, "current step");
+  }
+}
+
+// Colours, as labkit/render/timeline.py and graphs.py compute them.
+function hex2rgb(c) { return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)); }
+function mix(color, other, t) {
+  const a = hex2rgb(color), b = hex2rgb(other);
+  return "#" + a.map((x, i) => Math.round(x + (b[i] - x) * t).toString(16).padStart(2, "0").toUpperCase()).join("");
+}
+function luminance(color) {
+  const lin = hex2rgb(color).map((v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); });
+  return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+}
+function textOn(color) {
+  const lum = luminance(color);
+  return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#111111" : "#FFFFFF";
+}
+function cssColor(rgb) {
+  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)(?:,\s*([\d.]+))?\)/.exec(rgb || "");
+  if (!m || (m[4] !== undefined && +m[4] === 0)) return null;
+  return "#" + [m[1], m[2], m[3]].map((v) => (+v).toString(16).padStart(2, "0")).join("").toUpperCase();
+}
+
+// "kind:cpu:lock:start:end:level", as labkit.render.timeline.Interval (end "" when open).
+function ivKey(iv, V) {
+  return esc(`${iv.kind}:${V.cpus[iv.cpu].name}:${iv.lock === null ? "" : iv.lock}:${iv.start}:${iv.end === null ? "" : iv.end}:${iv.level}`);
+}
+
+// Holds, waits and sleeps of the steps taken: labkit.render.timeline.lock_intervals().
+function lockIntervals(V, stepIds, n) {
+  const out = [];
+  const open = V.cpus.map(() => []);
+  const used = V.cpus.map(() => new Set());
+  const start = (c, kind, lock, mode, k, level) => {
+    if (level === null || level === undefined) { level = 0; while (used[c].has(level)) level++; }
+    used[c].add(level);
+    const iv = { cpu: c, kind, lock, mode, start: k, end: null, level };
+    out.push(iv);
+    open[c].push(iv);
+    return iv;
+  };
+  const close = (iv, k, freeRow = true) => {
+    iv.end = k;
+    open[iv.cpu].splice(open[iv.cpu].indexOf(iv), 1);
+    if (freeRow) used[iv.cpu].delete(iv.level);
+  };
+  for (let k = 1; k <= n; k++) {
+    const [c, , ev, d] = V.steps[stepIds[k - 1]];
+    if (ev === "block") start(c, "wait", d.lock, d.mode, k);
+    else if (ev === "sleep") start(c, "sleep", null, 0, k).cond = d.cond || "";
+    else if (ev === "wake") {
+      const iv = open[c].find((x) => x.kind === "sleep");
+      if (iv) close(iv, k);
+    } else if (ev === "acquire" || (ev === "trylock" && d.ok)) {
+      let level = null;
+      const iv = open[c].find((x) => x.kind === "wait" && x.lock === d.lock);
+      if (iv) { level = iv.level; close(iv, k, false); }
+      start(c, "hold", d.lock, d.mode, k, level);
+    } else if (ev === "release") {
+      for (let i = open[c].length - 1; i >= 0; i--) {
+        const x = open[c][i];
+        if (x.kind === "hold" && x.lock === d.lock && x.mode === d.mode) { close(x, k); break; }
+      }
+    }
+  }
+  for (const iv of out) {
+    const r = iv.mode === 1 ? " (read)" : "";
+    iv.label = iv.kind === "hold" ? iv.lock + r : iv.kind === "wait" ? "waits for " + iv.lock + r : "sleeps: " + iv.cond;
+  }
+  return out;
 }
 
 function render({ model, el }) {
