@@ -35,9 +35,8 @@ import warnings
 
 import networkx as nx
 
-from ..semantics import DONE, READ, WAIT, deadlock_cycles, wait_for_edges
-from .style import FINDING_COLOR, lock_style
-from .style import THEMES
+from ..semantics import DONE, WAIT, deadlock_cycles, wait_for_edges
+from .style import FINDING_COLOR, THEMES, lock_style
 from .text import caller_frame
 
 __all__ = ["GraphvizMissingWarning", "lock_order_graph", "wait_for_graph", "lock_order_dot",
