@@ -21,13 +21,13 @@ from .graphs import (GraphvizMissingWarning, draw_graph, lock_order_dot, lock_or
                      wait_for_dot, wait_for_graph)
 from .style import EVENT_STYLE, FINDING_COLOR, lock_style, style_table
 from .text import graph_text, lock_table_text, timeline_text, trace_text
-from .timeline import draw_before_after, draw_timeline, lock_intervals, replay_prefix
+from .timeline import draw_before_after, draw_timeline, figure_png, lock_intervals, replay_prefix
 
 __all__ = [
     # text
     "trace_text", "timeline_text", "lock_table_text", "graph_text",
     # timelines
-    "draw_timeline", "draw_before_after", "lock_intervals", "replay_prefix",
+    "draw_timeline", "draw_before_after", "lock_intervals", "replay_prefix", "figure_png",
     # graphs
     "lock_order_graph", "wait_for_graph", "lock_order_dot", "wait_for_dot", "draw_graph", "render_svg",
     "GraphvizMissingWarning",

@@ -518,3 +518,14 @@ def draw_before_after(case_id: str, schedule: str, variants=("before", "after"),
     if theme == "dark":
         fig.set_facecolor(THEMES["dark"]["bg"])
     return fig
+
+
+def figure_png(fig, dpi: int = 110) -> bytes:
+    """The figure as PNG bytes; the figure is closed (so a notebook shows it once)."""
+    import io
+
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", facecolor=fig.get_facecolor())
+    plt.close(fig)
+    return buf.getvalue()

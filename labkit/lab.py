@@ -1,0 +1,243 @@
+"""The notebook API: one call per cell, named by case id.
+
+Every function takes a case id (and a variant), and returns something a
+notebook shows well *and* a terminal can print: a :class:`View` carries its
+picture (PNG or SVG) together with a plain-text rendering of the same thing
+(for screen readers, diffs and offline copies). ``schedule=None`` means "the
+explorer's shortest way to the bug", so ``lab.timeline("mm_iommu")`` shows
+the deadlock without the learner first copying a schedule.
+
+    from labkit import lab
+    lab.story("mm_iommu")                 # what happened, the fix, the links
+    lab.explore("mm_iommu", "before")     # every interleaving: what can go wrong
+    lab.timeline("mm_iommu", "before")    # the shortest way into it, per cpu
+    lab.before_after("mm_iommu")          # the same schedule on the fixed code
+    lab.lockdep("mm_iommu", "before")     # what lockdep prints, from a serial run
+    lab.stepper("mm_iommu")               # be the scheduler yourself
+
+>>> bug("abba", "before")
+'CPU0 CPU1 CPU0 CPU1'
+>>> print(explore("abba", "after"))
+abba/after: 30 states, 32 transitions; every interleaving explored
+no findings: no deadlock, use after free, double free, refcount bug or WARN in any interleaving
+"""
+
+from __future__ import annotations
+
+import html
+
+from .cases import all_cases, get_case, program
+from .errors import LabError
+
+__all__ = ["View", "cases", "story", "code", "explore", "bug", "replay", "timeline", "before_after",
+           "lockdep", "lock_order", "wait_for", "compare", "stepper", "set_theme"]
+
+_THEME = {"name": "light"}
+
+
+def set_theme(name: str) -> None:
+    """``"light"`` or ``"dark"``: the theme pictures are drawn for (JupyterLab Dark wants "dark")."""
+    if name not in ("light", "dark"):
+        raise LabError(f"theme must be 'light' or 'dark', not {name!r}")
+    _THEME["name"] = name
+
+
+class View:
+    """A picture and its text rendering: Jupyter shows the picture, ``print`` the text."""
+
+    def __init__(self, text: str, png: bytes | None = None, svg: str | None = None, markdown: str | None = None):
+        self.text, self.png, self.svg, self.markdown = text, png, svg, markdown
+
+    def __str__(self) -> str:
+        return self.text
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {"text/plain": self.text}
+        if self.svg is not None:
+            bundle["image/svg+xml"] = self.svg
+        elif self.png is not None:
+            bundle["image/png"] = self.png
+        elif self.markdown is not None:
+            bundle["text/markdown"] = self.markdown
+        else:
+            bundle["text/html"] = f"<pre>{html.escape(self.text)}</pre>"
+        return bundle
+
+
+# --- words ---------------------------------------------------------------------
+
+def cases() -> View:
+    """The cases and their variants."""
+    rows = ["| case | variants | title |", "| --- | --- | --- |"]
+    lines = []
+    for c in all_cases():
+        rows.append(f"| `{c.id}` | {', '.join(c.variant_ids)} | {c.title} |")
+        lines.append(f"{c.id:16} {', '.join(c.variant_ids):40} {c.title}")
+    return View("\n".join(lines), markdown="\n".join(rows))
+
+
+def _fix_line(label: str, fx) -> str:
+    if fx is None:
+        return ""
+    commit = f"{fx.commit} " if fx.commit else "(not merged) "
+    link = f" — {fx.link}" if fx.link else ""
+    return f"- {label}: {commit}“{fx.subject}”{link}\n"
+
+
+def story(case_id: str) -> View:
+    """The case's story: summary, variants, the fix and what came after, links,
+    and what the model leaves out."""
+    c = get_case(case_id)
+    md = f"### {c.title}\n\n{c.summary}\n\n"
+    md += "".join(f"- **{v.id}**: {v.title} — the explorer finds {v.expect or '…'}\n" for v in c.variants)
+    md += "\n" + _fix_line("Fix", c.fix) + _fix_line("Fixes", c.fixes)
+    md += "".join(_fix_line("Later", fx) for fx in c.later)
+    if c.links:
+        md += "\nArchives: " + ", ".join(f"<{u}>" for u in c.links) + "\n"
+    if c.simplifications:
+        md += f"\n*What the model leaves out:* {c.simplifications}\n"
+    return View(md, markdown=md)
+
+
+def code(case_id: str, variant: str = "before") -> View:
+    """The pseudo-C each cpu runs: its entry function and what it calls."""
+    prog = program(case_id, variant)
+    out = []
+    for cpu in prog.cpus:
+        out.append(f"== {cpu.name}: {cpu.comm}/{cpu.pid} — {cpu.context or cpu.entry}")
+        seen, todo = [], [cpu.entry]
+        while todo:
+            name = todo.pop(0)
+            if name in seen:
+                continue
+            seen.append(name)
+            fn = prog.function(name)
+            out.append(f"{name}()" + (f"   [via {' > '.join(fn.via)}]" if fn.via else ""))
+            for op in fn.ops:
+                out.append(f"    {op.text}")
+                if op.kind == "call":
+                    todo.append(op.args[0])
+                if op.kind == "put" and op.args[1]:
+                    todo.append(op.args[1])
+        out.append("")
+    return View("\n".join(out).rstrip())
+
+
+# --- the explorer and traces ---------------------------------------------------
+
+def explore(case_id: str, variant: str = "before", **budget) -> View:
+    """Explore every interleaving; list each finding with its shortest schedule."""
+    from .explore import explore as _explore
+    r = _explore(program(case_id, variant), **budget)
+    head = (f"{case_id}/{variant}: {r.states} states, {r.transitions} transitions; "
+            + ("every interleaving explored" if r.complete else r.stopped))
+    lines = [head]
+    if not r.findings:
+        lines.append("no findings: no deadlock, use after free, double free, refcount bug or WARN in any interleaving"
+                     if r.complete else "no findings so far")
+    for f in r.findings:
+        lines += [f"{f.kind}: {f.message}", f"    shortest schedule ({f.step} steps): {f.schedule}"]
+    view = View("\n".join(lines))
+    view.result = r
+    return view
+
+
+def bug(case_id: str, variant: str = "before") -> str:
+    """The shortest schedule to the variant's first finding ("" when it has none)."""
+    from .explore import explore as _explore
+    r = _explore(program(case_id, variant))
+    return r.findings[0].schedule if r.findings else ""
+
+
+def _schedule(case_id, variant, schedule):
+    if schedule is not None:
+        return schedule
+    s = bug(case_id, variant)
+    if not s:
+        # A fixed variant has no bug: show the bug schedule of the first variant.
+        s = bug(case_id, get_case(case_id).variant_ids[0])
+    return s
+
+
+def replay(case_id: str, variant: str = "before", schedule: str | None = None) -> View:
+    """A schedule (default: the shortest way to the bug), step by step; ``.trace`` holds the trace."""
+    from .render import trace_text
+    from .trace import replay as _replay
+    trace = _replay(program(case_id, variant), _schedule(case_id, variant, schedule))
+    view = View(trace_text(trace))
+    view.trace = trace
+    return view
+
+
+def timeline(case_id: str, variant: str = "before", schedule: str | None = None, upto: int | None = None) -> View:
+    """The per-cpu timeline of a schedule: lock holds, waits, findings (and its text)."""
+    from .render import draw_timeline, figure_png, replay_prefix, timeline_text
+    prog = program(case_id, variant)
+    trace, _ = replay_prefix(prog, _schedule(case_id, variant, schedule))
+    ax = draw_timeline(trace, upto=upto, theme=_THEME["name"])
+    return View(timeline_text(trace, upto=upto), png=figure_png(ax.figure))
+
+
+def before_after(case_id: str, schedule: str | None = None, variants=None) -> View:
+    """The same schedule on each variant, one timeline above the other."""
+    from .render import draw_before_after, figure_png, replay_prefix, timeline_text
+    case = get_case(case_id)
+    variants = tuple(variants or case.variant_ids)
+    sched = _schedule(case_id, variants[0], schedule)
+    fig = draw_before_after(case_id, sched, variants=variants, theme=_THEME["name"])
+    parts = []
+    for v in variants:
+        trace, why = replay_prefix(program(case_id, v), sched)
+        parts.append(f"--- {case_id}/{v}" + (f": {why}" if why else "") + "\n" + timeline_text(trace))
+    return View("\n\n".join(parts), png=figure_png(fig))
+
+
+def lockdep(case_id: str, variant: str = "before") -> View:
+    """What lockdep prints for the variant's serial runs (the kernel's layout)."""
+    from .lockdep import lockdep_run
+    return View(lockdep_run(case_id, variant).text())
+
+
+def lock_order(case_id: str, variant: str = "before") -> View:
+    """Lockdep's lock-order graph for the variant's serial runs, the cycle marked."""
+    from .lockdep import lockdep_schedules
+    from .render import graph_text, lock_order_dot, lock_order_graph
+    from .trace import replay as _replay
+    prog = program(case_id, variant)
+    g = lock_order_graph([_replay(prog, s) for s in lockdep_schedules(case_id, variant)])
+    return _graph_view(graph_text(g) or "(no lock is taken while another is held)",
+                       lock_order_dot(g, theme=_THEME["name"], prog=prog))
+
+
+def wait_for(case_id: str, variant: str = "before", schedule: str | None = None) -> View:
+    """Who waits for whom at the end of a schedule (default: the bug)."""
+    from .render import graph_text, replay_prefix, wait_for_dot, wait_for_graph
+    prog = program(case_id, variant)
+    trace, _ = replay_prefix(prog, _schedule(case_id, variant, schedule))
+    state = trace.final
+    return _graph_view(graph_text(wait_for_graph(prog, state)) or "nobody waits",
+                       wait_for_dot(prog, state, theme=_THEME["name"]))
+
+
+def _graph_view(text: str, dot_source: str) -> View:
+    """SVG through graphviz; without ``dot``, the networkx drawing (render says so once)."""
+    from .render import draw_graph, figure_png, render_svg
+    svg = render_svg(dot_source)
+    if svg is not None:
+        return View(text, svg=svg)
+    return View(text, png=figure_png(draw_graph(dot_source, theme=_THEME["name"]).figure))
+
+
+def compare(case_id: str, variant: str, path) -> View:
+    """The emulator's report next to a real one (does the model agree with the kernel?)."""
+    from .compare import compare as _compare
+    return View(_compare(case_id, variant, path).text())
+
+
+def stepper(case_id: str, variant: str = "before", schedule: str = ""):
+    """The stepper widget: you are the scheduler (works without a kernel once drawn)."""
+    from .stepper import stepper as _stepper
+    return _stepper(case_id, variant, schedule)

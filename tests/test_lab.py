@@ -1,0 +1,69 @@
+"""The notebook API: one call, a picture and its text rendering."""
+
+import pytest
+
+from labkit import lab
+from labkit.errors import LabError
+
+
+def views():
+    return (lab.timeline("mm_iommu"), lab.before_after("mm_iommu"), lab.lock_order("mm_iommu"),
+            lab.wait_for("mm_iommu"))
+
+
+def test_every_picture_has_a_text_rendering(dot_path):
+    for view in views():
+        bundle = view._repr_mimebundle_()
+        assert bundle["text/plain"].strip()
+        assert ("image/png" in bundle) != ("image/svg+xml" in bundle)
+    assert "image/svg+xml" in lab.lock_order("mm_iommu")._repr_mimebundle_()
+
+
+def test_graphs_still_draw_without_graphviz(monkeypatch):
+    import warnings
+
+    import labkit.render.graphs as graphs
+    monkeypatch.setattr(graphs.shutil, "which", lambda name: None)
+    monkeypatch.setattr(graphs, "_noticed", False)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for view in views():
+            assert view._repr_mimebundle_()["image/png"].startswith(b"\x89PNG")
+    notices = [w for w in caught if issubclass(w.category, graphs.GraphvizMissingWarning)]
+    assert len(notices) == 1
+
+
+def test_timeline_defaults_to_the_shortest_bug():
+    v = lab.timeline("mm_iommu", "before")
+    assert v.png.startswith(b"\x89PNG")
+    assert "*** DEADLOCK ***" in v.text
+
+
+def test_fixed_variant_replays_the_bug_schedule_as_far_as_it_goes():
+    v = lab.before_after("mm_iommu")
+    assert "--- mm_iommu/before" in v.text and "--- mm_iommu/after: " in v.text
+
+
+def test_story_code_explore_lockdep_compare(repo_root):
+    s = lab.story("kvm_vfio")._repr_mimebundle_()["text/markdown"]
+    assert "2b48f52f2bff" in s and "What the model leaves out" in s
+    assert "vfio_file_set_kvm()" in lab.code("kvm_vfio", "before").text
+    assert "use_after_free: CPU1 uses mirror" in lab.explore("hmm_release", "before").text
+    assert "WARNING: possible circular locking dependency detected" in lab.lockdep("kvm_vfio", "after").text
+    assert "AGREE" in lab.compare("kvm_vfio", "after", repo_root / "data/splats/kvm_vfio.txt").text
+    assert lab.bug("kvm_vfio", "final") == ""
+
+
+def test_replay_keeps_its_trace():
+    v = lab.replay("abba", "before", "CPU0 CPU1 CPU0 CPU1")
+    assert v.trace.schedule == "CPU0 CPU1 CPU0 CPU1" and "deadlock" in v.text
+
+
+def test_theme_is_checked():
+    with pytest.raises(LabError, match="theme must be 'light' or 'dark'"):
+        lab.set_theme("sepia")
+    lab.set_theme("dark")
+    try:
+        assert lab.timeline("abba").png.startswith(b"\x89PNG")
+    finally:
+        lab.set_theme("light")
