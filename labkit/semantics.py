@@ -76,6 +76,7 @@ class Finding:
     locks: tuple = ()
     key: tuple = field(default=(), compare=False)
     step: int | None = None   # the number of steps in the schedule that reaches it
+    cycle: tuple = ()         # a deadlock's wait-for cycle: (waiter, lock, holder) names, lowest cpu first
 
     def to_json(self) -> dict:
         return {"kind": self.kind, "message": self.message, "schedule": self.schedule,
@@ -247,10 +248,17 @@ def blocked_reason(prog: Program, state: State, cpu: int) -> str | None:
         return f"{name} sleeps in {op.text.strip()} until {op.args[0]}"
     l, who = _blockers(prog, state, cpu)
     lock = prog.locks[l].name
-    names = ", ".join(prog.cpus[c].name for c in who) or "the cpus queued ahead of it"
     if cpu in who:
         return f"{name} waits for {lock}, which it already holds"
-    return f"{name} waits for {lock} (held or queued ahead by {names})"
+    holders = [c for c in who if state.owner[l] == c or c in state.readers[l]]
+    ahead = [c for c in who if c not in holders]
+    parts = []
+    if holders:
+        parts.append("held by " + ", ".join(prog.cpus[c].name for c in holders))
+    if ahead:
+        parts.append("queued ahead by " + ", ".join(prog.cpus[c].name for c in ahead)
+                     + (" (a waiting writer)" if len(ahead) == 1 else " (waiting writers)"))
+    return f"{name} waits for {lock} " + (", ".join(parts) if parts else "(its turn in the queue has not come)")
 
 
 # ---------------------------------------------------------------------------
@@ -579,7 +587,9 @@ def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Fin
                 parts.append(f"{names[w]} waits for {lock} queued ahead by {names[h]} (a waiting writer)")
         # The kind is printed beside the message; only say what kind of deadlock.
         head = "AA deadlock: " if len(cyc) == 1 else ""
-        out.append(Finding("deadlock", head + "; ".join(parts), cpus=cpus, locks=locks,
+        first = min(range(len(cyc)), key=lambda i: cyc[i][0])
+        edges = tuple((names[w], prog.locks[l].name, names[h]) for w, h, l in cyc[first:] + cyc[:first])
+        out.append(Finding("deadlock", head + "; ".join(parts), cpus=cpus, locks=locks, cycle=edges,
                            key=("deadlock", frozenset((names[w], prog.locks[l].name) for w, _, l in cyc))))
     if all(t.status == DONE for t in threads):
         for inv in prog.invariants:

@@ -111,7 +111,7 @@ def test_schedule_naming_unknown_finished_or_blocked_cpu():
     with pytest.raises(ScheduleError, match=r"step 6 of the schedule: CPU0 cannot run: CPU0 has finished"):
         replay(p, "CPU0 CPU0 CPU0 CPU0 CPU0 CPU0")
     with pytest.raises(ScheduleError, match=r"step 5 of the schedule: CPU0 cannot run: CPU0 waits for B "
-                                            r"\(held or queued ahead by CPU1\) \(after 'CPU0 CPU1 CPU0 CPU1'\)"):
+                                            r"held by CPU1 \(after 'CPU0 CPU1 CPU0 CPU1'\)"):
         replay(p, "CPU0 CPU1 CPU0 CPU1 CPU0")
 
 

@@ -89,3 +89,10 @@ def test_partial_deadlock_is_found_while_other_cpus_finish():
 def test_exploration_is_deterministic():
     a, b = verdict("philosophers", "n3"), verdict("philosophers", "n3")
     assert a.to_json() == b.to_json()
+
+
+def test_deadlock_findings_carry_their_cycle():
+    (f,) = verdict("rwsem_fairness", "writer_pref").findings
+    assert f.cycle == (("CPU0", "D", "CPU2"), ("CPU2", "sem", "CPU1"), ("CPU1", "sem", "CPU0"))
+    (f,) = verdict("kvm_vfio", "before").findings
+    assert f.cycle == (("CPU0", "group->group_lock", "CPU0"),)

@@ -36,7 +36,7 @@ def test_mutex_excludes_and_blocking_is_its_own_step():
     t = replay(p, "CPU0 CPU1")
     assert [s.event for s in t.steps] == ["acquire", "block"]
     assert t.final.threads[1].status == WAIT
-    assert t.runnable()["CPU1"] == "CPU1 waits for A (held or queued ahead by CPU0)"
+    assert t.runnable()["CPU1"] == "CPU1 waits for A held by CPU0"
     t = replay(p, "CPU0 CPU1 CPU0 CPU1 CPU1")
     assert [s.event for s in t.steps] == ["acquire", "block", "release", "acquire", "release"]
     assert all(th.status == DONE for th in t.final.threads)
@@ -82,8 +82,11 @@ def test_writer_preference_queued_writer_blocks_new_readers():
     assert [s.event for s in t.steps] == ["acquire", "block", "block"]
     assert t.final.queue[0] == ((1, WRITE), (2, READ))
     # The writer goes first once the reader leaves; then the queued reader.
+    # Readers never exclude each other: CPU2 waits only for the writer queued ahead of it.
+    assert t.runnable()["CPU2"] == "CPU2 waits for sem queued ahead by CPU1 (a waiting writer)"
     t = replay(p, "CPU0 CPU1 CPU2 CPU0")
-    assert t.runnable()["CPU1"] is None and t.runnable()["CPU2"] is not None
+    assert t.runnable()["CPU1"] is None
+    assert t.runnable()["CPU2"] == "CPU2 waits for sem queued ahead by CPU1 (a waiting writer)"
 
 
 def test_reader_preference_lets_readers_pass_a_queued_writer():

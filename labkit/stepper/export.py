@@ -54,8 +54,8 @@ from ..cases import get_case
 from ..explore import explore
 from ..model import Program
 from ..render.style import EVENT_STYLE, FINDING_COLOR, style_table
-from ..semantics import (DONE, READ, RUN, WAIT, Finding, State, apply, blocked_reason, can_step,
-                         deadlock_cycles, initial_state, stack_of, state_findings)
+from ..semantics import (DONE, RUN, WAIT, Finding, State, apply, blocked_reason, initial_state, stack_of,
+                         state_findings)
 from ..trace import replay, serial_schedule
 
 __all__ = ["FORMAT", "case_json", "case_json_text", "walk", "decode_state", "lock_names"]
@@ -181,15 +181,8 @@ class _VariantExport:
                    for l in range(len(prog.locks)))
         data = (tuple(_jsonable(v) for v in s.vars), tuple(s.refs), tuple(_OBJ[o] for o in s.objs),
                 bool(s.broken))
-        # Each deadlock finding with its wait-for cycle, matched by the finding's key.
-        names = prog.cpu_names
-        cycles = {}
-        found = state_findings(prog, s)
-        if any(f.kind == "deadlock" for f in found):
-            for cyc in deadlock_cycles(prog, s):
-                key = ("deadlock", frozenset((names[w], prog.locks[l].name) for w, _, l in cyc))
-                cycles[_canon(key)] = _cycle_from(cyc)
-        fids = [self.finding(f, cycles.get(_canon(f.key), ())) for f in found]
+        fids = [self.finding(f, [[prog.cpu_index[w], prog.lock_index[l], prog.cpu_index[h]] for w, l, h in f.cycle])
+                for f in state_findings(prog, s)]
         return tids + [self.locktables(lt), self.data(data), fids]
 
     def add_state(self, s: State) -> int:
@@ -237,14 +230,6 @@ class _VariantExport:
                 "stacks": [list(s) for s in self.stacks.items],
                 "states": self.states, "next": self.next, "steps": self.steps.items,
                 "findings": self.findings.items}
-
-
-def _cycle_from(cyc) -> list:
-    """A wait-for cycle as [waiter, lock, holder] edges, starting at the lowest cpu."""
-    edges = list(cyc)
-    start = min(range(len(edges)), key=lambda i: edges[i][0])
-    edges = edges[start:] + edges[:start]
-    return [[w, l, h] for w, h, l in edges]
 
 
 def _variant_json(case, vid: str, texts: _Interner, max_states: int, explore_seconds: float) -> dict:

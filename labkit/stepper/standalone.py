@@ -58,7 +58,7 @@ footer { color: #777; font-size: 12px; margin-top: 12px; }
 </head>
 <body>
 <main id="labkit-stepper"></main>
-<footer>labkit stepper: %(title)s. Works offline; nothing is loaded from the network.</footer>
+<footer>labkit stepper: %(case)s. Works offline; nothing is loaded from the network.</footer>
 <script type="application/json" id="labkit-data">%(data)s</script>
 <script type="module">
 %(js)s
@@ -89,6 +89,7 @@ def html_text(case_id: str, variant: str | None = None, schedule: str = "",
                     "position": len(steps.split())}
     return _PAGE % {
         "title": html.escape(f"{data['case']['title']} — {vid}"),
+        "case": html.escape(data["case"]["title"]),
         "css": css.replace("</", "<\\/"),
         "data": _script_safe(json.dumps(data, sort_keys=True, separators=(",", ":"))),
         "js": _script_safe(js),

@@ -155,6 +155,7 @@ class StepperView {
   }
 
   destroy() {
+    if (this.resizeObs) this.resizeObs.disconnect();
     for (const [ev, fn] of this.handlers) { try { this.model.off(ev, fn); } catch (e) { /* no kernel */ } }
     this.el.textContent = "";
   }
@@ -178,6 +179,7 @@ class StepperView {
   pull() {
     // Python moved the view: variant, schedule and/or position.
     const m = this.model;
+    if (!this.V) return;            // no data (yet): nothing to move
     const vid = m.get("variant") || this.data.variants[0].id;
     const sched = m.get("schedule") || "";
     const pos = m.get("position");
@@ -200,8 +202,10 @@ class StepperView {
 
   // -- data ------------------------------------------------------------------
   load(data) {
+    if (this.resizeObs) { this.resizeObs.disconnect(); this.resizeObs = null; }
     this.data = data;
-    this.T = data.texts;
+    this.T = data && data.texts;
+    this.V = null;
     this.el.textContent = "";
     if (!data || !data.variants || !data.variants.length) {
       this.el.append(h("div", { class: "lk-stepper", text: "No stepper data." }));
@@ -224,14 +228,15 @@ class StepperView {
   names(cpus) { return cpus.map((c) => this.V.cpus[c].name); }
 
   // Why cpu c cannot step from state sid (null when it can).
-  blocker(sid, c) {
+  blocker(sid, c, long = false) {
     const V = this.V;
     if (V.next[sid][c]) return null;
     const why = V.threads[V.states[sid][c]][4];
     if (why !== null) return this.T[why];
-    return `not precomputed: '${V.id}' has too many states to ship them all, so only the serial runs ` +
-      `and the explorer's bug schedules can be stepped here (use "Show me a bug", or a schedule from ` +
-      `labkit.explore in Python)`;
+    return long
+      ? `not precomputed: '${V.id}' has too many states to ship them all, so only its serial runs ` +
+        `and the explorer's bug schedules can be stepped here (try "Show me a bug")`
+      : "not precomputed: off the shipped runs of this variant (see above)";
   }
 
   // "CPU0 cpu1, CPU0*" -> cpu indices, as labkit.trace.parse_schedule + replay.
@@ -253,7 +258,7 @@ class StepperView {
         while (V.next[sid][c]) { cpus.push(c); sid = V.next[sid][c][0]; }
         continue;
       }
-      const why = this.blocker(sid, c);
+      const why = this.blocker(sid, c, true);
       if (why) {
         return { cpus, error: `Step ${cpus.length + 1} (entry ${i + 1}, '${w}'): ${V.cpus[c].name} cannot run: ${why}.` };
       }
@@ -334,6 +339,11 @@ class StepperView {
     this.timeline = h("div", { class: "lk-timeline" });
     this.tlLegend = h("div", { class: "lk-tl-legend" });
     root.append(h("div", { class: "lk-h", text: "Timeline" }), this.timeline, this.tlLegend);
+    if (window.ResizeObserver) {
+      // A wider or narrower notebook: redraw the timeline to fit (on the next frame).
+      this.resizeObs = new ResizeObserver(() => this.afterFrame());
+      this.resizeObs.observe(this.timeline);
+    }
 
     // Schedule field.
     const inId = uid + "-sched", errId = uid + "-err";
@@ -453,6 +463,7 @@ class StepperView {
     });
 
     this.legendKey = null;
+    this.tlKey = null;
   }
 
   // -- actions -----------------------------------------------------------------
@@ -465,6 +476,7 @@ class StepperView {
     this.sched = this.sched.slice(0, this.pos).concat([c]);
     this.pos += 1;
     this.showError(null);
+    this.note("");
     this.changed();
   }
 
@@ -520,7 +532,7 @@ class StepperView {
     for (let i = 0; i < names.length; i++) {
       const c = byName.get(names[i]);
       if (c === undefined) { msg = `at step ${i + 1} ${names[i]} does not exist in '${vid}'`; break; }
-      const why = this.blocker(sid, c);
+      const why = this.blocker(sid, c, true);
       if (why) { msg = `at step ${i + 1} ${names[i]} cannot run: ${why}`; break; }
       cpus.push(c);
       sid = to.next[sid][c][0];
@@ -572,7 +584,11 @@ class StepperView {
     let handled = true;
     if (/^[0-9]$/.test(e.key)) {
       const c = +e.key;
-      if (c < this.V.cpus.length) this.stepCpu(c);
+      if (c < this.V.cpus.length) {
+        const why = this.blocker(this.walked().sids[this.pos], c);
+        if (why) this.note(`${this.V.cpus[c].name} cannot step: ${why}`);
+        else this.stepCpu(c);
+      }
     } else if (e.key === "ArrowLeft") this.go(this.pos - 1);
     else if (e.key === "ArrowRight") this.go(this.pos + 1);
     else if (e.key === "Home") this.go(0);
@@ -628,7 +644,7 @@ class StepperView {
       const why = this.blocker(sid, c);
       const { b, why: w } = this.stepBtns[c];
       b.disabled = !!why;
-      b.title = why ? `${V.cpus[c].name} cannot step: ${why}` : `Run ${V.cpus[c].name}'s next line (key ${c < 10 ? c : "—"})`;
+      b.title = why ? `${V.cpus[c].name} cannot step: ${this.blocker(sid, c, true)}` : `Run ${V.cpus[c].name}'s next line (key ${c < 10 ? c : "—"})`;
       w.textContent = why ? why : "";
       w.hidden = !why;
     }
@@ -694,12 +710,8 @@ class StepperView {
           mark(row, "lk-caller", "↳", "");
         }
       });
-      const cur = P.code.querySelector(".lk-cur, .lk-wait");
-      if (cur && P.code.scrollHeight > P.code.clientHeight + 4) {
-        const top = cur.offsetTop - P.code.offsetTop;
-        if (top < P.code.scrollTop || top > P.code.scrollTop + P.code.clientHeight - 24) P.code.scrollTop = Math.max(0, top - 40);
-      }
     }
+    this.afterFrame();
 
     if (lastStep && pos > 0) {
       // The line just run, in the state before the step.
@@ -758,19 +770,47 @@ class StepperView {
   }
 
   // -- the timeline: the look of labkit/render/timeline.py --------------------
+  // Layout reads (scroll the current lines and the cursor into view) wait for the
+  // next frame, so a click never forces a layout of the page in the middle of its
+  // DOM writes.
+  afterFrame() {
+    if (this.frameQueued) return;
+    this.frameQueued = true;
+    requestAnimationFrame(() => {
+      this.frameQueued = false;
+      const moves = [];
+      for (const P of this.panels || []) {
+        const cur = P.code.querySelector(".lk-cur, .lk-wait");
+        if (!cur || P.code.scrollHeight <= P.code.clientHeight + 4) continue;
+        const top = cur.offsetTop - P.code.offsetTop;
+        if (top < P.code.scrollTop || top > P.code.scrollTop + P.code.clientHeight - 24) moves.push([P.code, Math.max(0, top - 40)]);
+      }
+      const tl = this.timeline, w = tl.clientWidth;
+      if (w && w !== this.tlWidth) { this.tlWidth = w; this.tlKey = null; this.update(); return; }
+      if (this.tlCursorX !== undefined && tl.scrollWidth > w) {
+        const x = this.tlCursorX;
+        if (x < tl.scrollLeft + 160 || x > tl.scrollLeft + w - 40) moves.push([tl, Math.max(0, x - w + 120), "left"]);
+      }
+      for (const [el, v, dir] of moves) { if (dir === "left") el.scrollLeft = v; else el.scrollTop = v; }
+    });
+  }
+
   drawTimeline(path, pos) {
     const V = this.V, T = this.T, ncpu = V.cpus.length;
     const n = path.steps.length;                   // the whole schedule; the cursor is at pos
+    // Back and forward only move the cursor: redraw when the schedule (or the room) changes.
+    const key = `${V.id}|${this.sched.join(",")}|${this.tlWidth}`;
+    if (key === this.tlKey && this.tlCursor) { this.moveCursor(pos); return; }
+    this.tlKey = key;
     const style = this.data.lock_style, evStyle = this.data.event_style, FC = this.data.finding_color;
-    const bg = cssColor(getComputedStyle(this.timeline).backgroundColor) || "#FFFFFF";
-    const dark = luminance(bg) < 0.3;
-    const fg = dark ? "#E8E8E8" : "#222222", muted = dark ? "#A0A0A0" : "#6B6B6B", grid = dark ? "#3A3A3A" : "#D0D0D0";
+    // Text, grid and page colours come from CSS classes (t-fg, s-grid, f-bg ...), so
+    // the drawing follows a theme switch without being redrawn.
     const ivs = lockIntervals(V, path.steps, n);
     const rows = Math.max(1, ...ivs.map((iv) => iv.level + 1));
     // The final state's wait-for cycles (drawn as arrows, as the static timeline does).
     const cycles = [];
     for (const f of V.states[path.sids[n]][ncpu + 2]) if (V.findings[f].cycle.length) cycles.push(V.findings[f].cycle);
-    const avail = (this.timeline.clientWidth || 900) - 150 - 24;
+    const avail = (this.tlWidth || 900) - 150 - 24;
     const unit = Math.max(16, Math.min(56, Math.floor(avail / (Math.max(n, 8) + 1.6))));
     const labelW = 150, top = 22, stripH = 18, rowH = 20, footH = 12;
     const laneH = stripH + rows * rowH + footH;
@@ -785,18 +825,18 @@ class StepperView {
     s += `<defs><marker id="${this.uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">` +
       `<path d="M0,0L10,5L0,10Z" fill="${FC}"/></marker></defs>`;
     // Grid, lanes, cpu labels, the ticks of the steps each cpu took.
-    for (let k = 1; k <= n; k++) s += `<line x1="${X(k)}" x2="${X(k)}" y1="${top}" y2="${top + ncpu * laneH}" stroke="${grid}" stroke-width="0.6"/>`;
-    for (let c = 0; c <= ncpu; c++) s += `<line x1="${labelW}" x2="${X(x1lim)}" y1="${top + c * laneH}" y2="${top + c * laneH}" stroke="${grid}"/>`;
+    for (let k = 1; k <= n; k++) s += `<line x1="${X(k)}" x2="${X(k)}" y1="${top}" y2="${top + ncpu * laneH}" class="s-grid" stroke-width="0.6"/>`;
+    for (let c = 0; c <= ncpu; c++) s += `<line x1="${labelW}" x2="${X(x1lim)}" y1="${top + c * laneH}" y2="${top + c * laneH}" class="s-grid"/>`;
     V.cpus.forEach((cpu, c) => {
       const yc = laneTop(c) + laneH / 2;
       const sub = cpu.comm && cpu.comm !== "task" ? `${cpu.comm}/${cpu.pid}` : "";
-      s += `<text x="${labelW - 8}" y="${yc + (sub ? -2 : 4)}" text-anchor="end" fill="${fg}" font-size="12.5" font-weight="600">${esc(cpu.name)}</text>`;
-      if (sub) s += `<text x="${labelW - 8}" y="${yc + 13}" text-anchor="end" fill="${muted}" font-size="11">${esc(sub)}</text>`;
+      s += `<text x="${labelW - 8}" y="${yc + (sub ? -2 : 4)}" text-anchor="end" class="t-fg" font-size="12.5" font-weight="600">${esc(cpu.name)}</text>`;
+      if (sub) s += `<text x="${labelW - 8}" y="${yc + 13}" text-anchor="end" class="t-muted" font-size="11">${esc(sub)}</text>`;
     });
     for (let k = 1; k <= n; k++) {
       const [c, t, evn] = V.steps[path.steps[k - 1]];
       const y = laneTop(c) + laneH - footH / 2 - 1;
-      s += `<line class="lk-tick" x1="${X(k)}" x2="${X(k)}" y1="${y - 4}" y2="${y + 4}" stroke="${muted}" stroke-width="1.4">` +
+      s += `<line class="lk-tick s-muted" x1="${X(k)}" x2="${X(k)}" y1="${y - 4}" y2="${y + 4}" stroke-width="1.4">` +
         `<title>${esc(`step ${k}: ${V.cpus[c].name} ${T[t]} (${evn})`)}</title></line>`;
     }
     // Bars: holds (colour + hatch), waits (hollow dashed), sleeps (hollow dotted).
@@ -807,29 +847,33 @@ class StepperView {
       const y = rowY(iv.cpu, iv.level), hgt = rowH - 4;
       const st = iv.lock !== null ? style[iv.lock] || { color: "#999999" } : null;
       const tip = `${V.cpus[iv.cpu].name}: ${iv.label}, from step ${iv.start}${iv.end === null ? "" : " to step " + iv.end}`;
-      let textColor = fg, box = bg;
+      let textClass = "t-fg", box = null;
       if (iv.kind === "hold") {
-        const face = iv.mode === 1 ? mix(st.color, bg, 0.5) : st.color;
+        const face = st.color;
         s += `<rect class="lk-hold" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" ` +
           `fill="url(#${this.pid(iv.lock, iv.mode === 1)})" stroke="${mix(st.color, "#000000", 0.45)}" stroke-width="1"><title>${esc(tip)}</title></rect>`;
-        textColor = textOn(face); box = face;
+        // On a read bar (paler: half towards the page), the page's own text colour.
+        if (iv.mode !== 1) { textClass = textOn(face) === "#111111" ? "t-dark" : "t-light"; box = face; } else box = "read:" + st.color;
       } else {
         const edge = st ? st.color : muted;
         s += `<rect class="lk-waitbar" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" fill="none" stroke="${edge}" ` +
           `stroke-width="1.8" stroke-dasharray="${iv.kind === "wait" ? "6 4" : "2 3"}"><title>${esc(tip)}</title></rect>`;
       }
-      bars.push({ iv, a, b, y, hgt, textColor, box });
+      bars.push({ iv, a, b, y, hgt, textClass, box });
       const key = iv.cpu + ":" + iv.level;
       if (!occupied.has(key)) occupied.set(key, []);
       occupied.get(key).push([a, b]);
     }
     // Names inside the bar on a patch of its fill, else beside it where the row is free.
-    for (const { iv, a, b, y, hgt, textColor, box } of bars) {
+    for (const { iv, a, b, y, hgt, textClass, box } of bars) {
       const wpx = iv.label.length * 6.2 + 8, w = wpx / unit, yc = y + hgt / 2 + 4;
       if (w <= b - a) {
         const xm = (X(a) + X(b)) / 2;
-        s += `<rect x="${xm - wpx / 2 + 2}" y="${y + 3}" width="${wpx - 4}" height="${hgt - 6}" fill="${box}"/>` +
-          `<text class="lk-barlabel" x="${xm}" y="${yc - 0.5}" text-anchor="middle" fill="${textColor}">${esc(iv.label)}</text>`;
+        const bx = `x="${xm - wpx / 2 + 2}" y="${y + 3}" width="${wpx - 4}" height="${hgt - 6}"`;
+        if (box === null) s += `<rect ${bx} class="f-bg"/>`;
+        else if (box.startsWith("read:")) s += `<rect ${bx} class="f-bg"/><rect ${bx} fill="${box.slice(5)}" fill-opacity="0.5"/>`;
+        else s += `<rect ${bx} fill="${box}"/>`;
+        s += `<text class="lk-barlabel ${textClass}" x="${xm}" y="${yc - 0.5}" text-anchor="middle">${esc(iv.label)}</text>`;
         continue;
       }
       const row = occupied.get(iv.cpu + ":" + iv.level);
@@ -838,14 +882,14 @@ class StepperView {
       const order = iv.end === null ? [left, right] : [right, left];
       const pick = order.find((c) => free(c[0], c[1])) || order[0];
       const isRight = pick === right;
-      s += `<text class="lk-barlabel" x="${X(isRight ? pick[0] : pick[1])}" y="${yc - 0.5}" text-anchor="${isRight ? "start" : "end"}" fill="${fg}">${esc(iv.label)}</text>`;
+      s += `<text class="lk-barlabel t-fg" x="${X(isRight ? pick[0] : pick[1])}" y="${yc - 0.5}" text-anchor="${isRight ? "start" : "end"}">${esc(iv.label)}</text>`;
       row.push(pick);
     }
     // Events: marker and word in the strip at the top of the lane.
     for (let k = 1; k <= n; k++) {
       const [c, , evn] = V.steps[path.steps[k - 1]];
       const marks = [];
-      if (evn === "free") marks.push(["free", evStyle.free.label, fg]);
+      if (evn === "free") marks.push(["free", evStyle.free.label, "currentColor"]);
       for (const f of path.shown[k - 1]) {
         const kind = V.findings[f].kind;
         marks.push([kind, (evStyle[kind] || { label: kind }).label, FC, V.findings[f].message]);
@@ -877,16 +921,15 @@ class StepperView {
           `stroke-dasharray="6 4" marker-end="url(#${this.uid}-arrow)"><title>${esc(`${V.cpus[w].name} waits for ${lock} held by ${V.cpus[hcpu].name}`)}</title></path>`;
       }
     }
-    // Steps not shown yet (after the cursor) are dimmed; the cursor itself.
-    const xc = pos > 0 ? X(pos) : X(0.5);
-    if (pos < n) s += `<rect class="lk-future" x="${xc + 1}" y="${top}" width="${X(x1lim) - xc - 1}" height="${ncpu * laneH}" fill="${bg}" fill-opacity="0.55"/>`;
-    s += `<line class="lk-cursor" x1="${xc}" x2="${xc}" y1="${top - 4}" y2="${top + ncpu * laneH}" stroke="${fg}" stroke-width="2"/>`;
-    s += `<text x="${xc + 4}" y="${top - 7}" fill="${fg}" font-size="11.5" font-weight="700">${pos ? "step " + pos : "start"}</text>`;
+    // Steps not shown yet (after the cursor) are dimmed; the cursor itself (placed by moveCursor).
+    s += `<rect class="lk-future f-bg" x="0" y="${top}" width="0" height="${ncpu * laneH}" fill-opacity="0.55"/>`;
+    s += `<line class="lk-cursor s-fg" x1="0" x2="0" y1="${top - 4}" y2="${top + ncpu * laneH}" stroke-width="2"/>`;
+    s += `<text class="lk-cursor-label t-fg" x="0" y="${top - 7}" font-size="11.5" font-weight="700"></text>`;
     // The step axis.
     const ay = top + ncpu * laneH + 14;
     const every = unit >= 24 ? 1 : unit >= 16 ? 2 : 5;
-    for (let k = 1; k <= n; k++) if (k % every === 0 || k === 1) s += `<text x="${X(k)}" y="${ay}" text-anchor="middle" fill="${fg}" font-size="11">${k}</text>`;
-    s += `<text x="${(X(x0lim) + X(x1lim)) / 2}" y="${ay + 16}" text-anchor="middle" fill="${fg}" font-size="11.5">step</text>`;
+    for (let k = 1; k <= n; k++) if (k % every === 0 || k === 1) s += `<text x="${X(k)}" y="${ay}" text-anchor="middle" class="t-fg" font-size="11">${k}</text>`;
+    s += `<text x="${(X(x0lim) + X(x1lim)) / 2}" y="${ay + 16}" text-anchor="middle" class="t-fg" font-size="11.5">step</text>`;
     s += "</svg>";
     this.timeline.innerHTML = s;
     const svg = this.timeline.firstChild;
@@ -895,13 +938,28 @@ class StepperView {
       const k = Math.round((e.clientX - r.left) / unit - labelW / unit + x0lim);
       if (k >= 0 && k <= n && e.clientX - r.left > labelW - 4) this.go(k);
     });
-    if (this.timeline.scrollWidth > this.timeline.clientWidth) {
-      this.timeline.scrollLeft = Math.max(0, xc - this.timeline.clientWidth + 120);
-    }
-    this.drawLegend(ivs, path, n, cycles.length > 0, fg);
+    this.tlCursor = {
+      X, n, right: X(x1lim),
+      future: svg.querySelector(".lk-future"), line: svg.querySelector(".lk-cursor"),
+      label: svg.querySelector(".lk-cursor-label"),
+    };
+    this.moveCursor(pos);
+    this.drawLegend(ivs, path, n, cycles.length > 0);
   }
 
-  drawLegend(ivs, path, n, hasCycle, fg) {
+  moveCursor(pos) {
+    const C = this.tlCursor;
+    const xc = pos > 0 ? C.X(pos) : C.X(0.5);
+    C.line.setAttribute("x1", xc);
+    C.line.setAttribute("x2", xc);
+    C.label.setAttribute("x", xc + 4);
+    C.label.textContent = pos ? "step " + pos : "start";
+    C.future.setAttribute("x", xc + 1);
+    C.future.setAttribute("width", pos < C.n ? C.right - xc - 1 : 0);
+    this.tlCursorX = xc;
+  }
+
+  drawLegend(ivs, path, n, hasCycle) {
     const V = this.V, FC = this.data.finding_color, evStyle = this.data.event_style;
     const key = [this.V.id, ...new Set(ivs.map((iv) => iv.kind + iv.lock + iv.mode)), hasCycle].join("|") + "|" +
       path.shown.slice(0, n).flat().map((f) => V.findings[f].kind).join(",");
@@ -949,11 +1007,6 @@ function luminance(color) {
 function textOn(color) {
   const lum = luminance(color);
   return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#111111" : "#FFFFFF";
-}
-function cssColor(rgb) {
-  const m = /rgba?\((\d+),\s*(\d+),\s*(\d+)(?:,\s*([\d.]+))?\)/.exec(rgb || "");
-  if (!m || (m[4] !== undefined && +m[4] === 0)) return null;
-  return "#" + [m[1], m[2], m[3]].map((v) => (+v).toString(16).padStart(2, "0")).join("").toUpperCase();
 }
 
 // "kind:cpu:lock:start:end:level", as labkit.render.timeline.Interval (end "" when open).
