@@ -37,14 +37,15 @@ def main(quick: bool = False) -> int:
             on = measure(prog, True, repeat=3 if small else 1)
             off = measure(prog, False, repeat=3 if small else 1)
             rows.append((f"{case.id}/{v.id}", on, off))
-    head = (f"{'model':34} {'states':>8} {'trans(sleep)':>12} {'trans(none)':>11} {'saved':>6} "
+    w = max(len(name) for name, *_ in rows) + 1
+    head = (f"{'model':{w}} {'states':>8} {'trans(sleep)':>12} {'trans(none)':>11} {'saved':>6} "
             f"{'ms(sleep)':>9} {'ms(none)':>9} {'states/s':>9}  findings")
     print(head)
     print("-" * len(head))
     for name, on, off in rows:
         saved = 1 - on["transitions"] / off["transitions"] if off["transitions"] else 0.0
         rate = on["states"] / on["seconds"] if on["seconds"] else float("inf")
-        print(f"{name:34} {on['states']:>8} {on['transitions']:>12} {off['transitions']:>11} {saved:>6.0%} "
+        print(f"{name:{w}} {on['states']:>8} {on['transitions']:>12} {off['transitions']:>11} {saved:>6.0%} "
               f"{on['seconds'] * 1000:>9.1f} {off['seconds'] * 1000:>9.1f} {rate:>9.0f}  "
               f"{','.join(on['findings']) or '-'}")
     return 0

@@ -111,6 +111,7 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
             out.append(prog.cpus[c].name)
         return out[::-1]
 
+    always = any(inv.when == "always" for inv in prog.invariants)
     for f in state_findings(prog, s0):
         note(f, 0, None)
     queue = deque([(0, None)])
@@ -119,6 +120,10 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
         s = states[sid]
         enabled = [c for c in range(ncpu) if can_step(prog, s, c)]
         if not enabled:
+            # A final state: every cpu done (end invariants) or stuck.
+            if only is None:
+                for f in state_findings(prog, s):
+                    note(f, sid, None)
             continue
         z = sleep[sid]
         if only is None:
@@ -152,8 +157,9 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
                 parent.append((sid, c))
                 edges.append([])
                 queue.append((nid, None))
-                for f in state_findings(prog, ns, cycles=False):
-                    note(f, nid, None)
+                if always:
+                    for f in state_findings(prog, ns, cycles=False):
+                        note(f, nid, None)
             else:
                 old = sleep[nid]
                 if not old <= zc:
