@@ -100,8 +100,8 @@ def cmd_compare(args) -> int:
 
 def cmd_export(args) -> int:
     from .stepper.standalone import export_html
-    path = export_html(args.case, args.variant, args.output)
-    _out(f"wrote {path}")
+    path = export_html(args.case, args.variant, args.output, schedule=args.schedule or "")
+    _out(f"wrote {path} ({path.stat().st_size} bytes)")
     return 0
 
 
@@ -155,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="a self-contained HTML stepper for one case")
     case_args(s)
     s.add_argument("-o", "--output", required=True)
+    s.add_argument("--schedule", help='where the page opens, e.g. "CPU0 CPU1 CPU0*"')
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("bench", help="explorer benchmark: states, transitions, time")

@@ -377,7 +377,7 @@ def test_widget_traits_and_checks():
 # The standalone page
 
 def test_standalone_html_is_self_contained(tmp_path):
-    from labkit.stepper.standalone import export_html, main
+    from labkit.stepper.standalone import export_html
     path = export_html("mm_iommu", "before", tmp_path / "mm.html")
     text = path.read_text()
     # Nothing is loaded: no src=/href= to a URL, no <link>, no external script.
@@ -391,9 +391,12 @@ def test_standalone_html_is_self_contained(tmp_path):
     data = json.loads(m.group(1))
     assert data["case"]["id"] == "mm_iommu"
     assert text.count("</script>") == 2
-    # The CLI helper.
+    # The command line: python -m labkit export.
+    from labkit.cli import main
     out = tmp_path / "cli.html"
-    assert main(["abba", "--variant", "after", "--schedule", "CPU0 CPU1", "-o", str(out)]) == 0
+    assert main(["export", "abba", "--variant", "after", "--schedule", "CPU0 CPU1", "-o", str(out)]) == 0
     assert 'variant: "after", schedule: "CPU0 CPU1", position: 2' in out.read_text()
-    assert main(["abba", "--variant", "sideways", "-o", str(tmp_path / "x.html")]) == 2
-    assert main(["abba", "--schedule", "CPU0 CPU9", "-o", str(tmp_path / "y.html")]) == 2
+    assert main(["export", "abba", "--variant", "sideways", "-o", str(tmp_path / "x.html")]) == 2
+    assert not (tmp_path / "x.html").exists()
+    assert main(["export", "abba", "--variant", "before", "--schedule", "CPU0 CPU9",
+                 "-o", str(tmp_path / "y.html")]) == 2

@@ -3,21 +3,18 @@
 The page inlines ``stepper.js``, ``stepper.css`` and the case's JSON, and
 opens from ``file://`` in any modern browser, offline. Command line::
 
-    python -m labkit.stepper.standalone mm_iommu --variant before -o mm_iommu.html
+    python -m labkit export mm_iommu --variant before -o mm_iommu.html
 """
 
 from __future__ import annotations
 
-import argparse
 import html
 import json
-import sys
 from pathlib import Path
 
-from ..errors import LabError
 from .export import DEFAULT_MAX_STATES, case_json
 
-__all__ = ["export_html", "html_text", "main"]
+__all__ = ["export_html", "html_text"]
 
 _HERE = Path(__file__).parent
 _BOOT = """
@@ -81,6 +78,7 @@ def html_text(case_id: str, variant: str | None = None, schedule: str = "",
     from ..trace import replay
     case = get_case(case_id)
     vid = variant or case.variant_ids[0]
+    case.variant(vid)          # an unknown variant: an error naming the known ones
     steps = replay(case.program(vid), schedule).schedule if schedule else ""
     data = case_json(case_id, max_states=max_states)
     js = (_HERE / "stepper.js").read_text(encoding="utf-8")
@@ -107,30 +105,3 @@ def export_html(case_id: str, variant: str | None = None, path: str | Path = "st
     path = Path(path)
     path.write_text(html_text(case_id, variant, schedule, max_states), encoding="utf-8")
     return path
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``CASE [--variant V] [--schedule S] [-o FILE.html]``; returns the exit status."""
-    ap = argparse.ArgumentParser(prog="labkit export", description="Write a standalone HTML stepper.")
-    ap.add_argument("case")
-    ap.add_argument("--variant", default=None, help="the variant it opens on (default: the first)")
-    ap.add_argument("--schedule", default="", help='where it opens, e.g. "CPU0 CPU1 CPU0*"')
-    ap.add_argument("--max-states", type=int, default=DEFAULT_MAX_STATES)
-    ap.add_argument("-o", "--output", default=None, help="output file (default: CASE-VARIANT.html)")
-    args = ap.parse_args(argv)
-    try:
-        from ..cases import get_case
-        case = get_case(args.case)
-        vid = args.variant or case.variant_ids[0]
-        case.variant(vid)
-        out = export_html(args.case, vid, args.output or f"{args.case}-{vid}.html", args.schedule,
-                          args.max_states)
-    except LabError as e:
-        print(f"labkit export: {e}", file=sys.stderr)
-        return 2
-    print(f"wrote {out} ({out.stat().st_size} bytes)")
-    return 0
-
-
-if __name__ == "__main__":   # pragma: no cover
-    sys.exit(main())
