@@ -428,3 +428,54 @@ def test_browser_reads_the_json_as_the_engine_replays(browser, tmp_path, case_id
                    for iv in lock_intervals(t)]
         assert sorted(g["intervals"]) == sorted(want_iv), sched
     assert elapsed < 30
+
+
+# Every seed case: the learner reaches the bug by clicking, sees it, goes back,
+# and toggles to the fix (a variant the explorer proves clean).
+BUG_THEN_FIX = [("mm_iommu", "before", "after"), ("iommufd_access", "before", "after"),
+                ("kvm_vfio", "before", "final"), ("kvm_vfio", "after", "final"),
+                ("s390_release", "before", "after"), ("hmm_release", "before", "after"),
+                ("hmm_release", "three_threads", "three_threads_reader_pref")]
+KIND_LABEL = {"deadlock": "Deadlock", "use_after_free": "Use after free", "warn": "WARNING"}
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("case_id,bug_vid,fix_vid", BUG_THEN_FIX)
+def test_every_seed_bug_by_clicking_back_and_fix(browser, tmp_path, artifacts_dir, case_id, bug_vid, fix_vid):
+    from playwright.sync_api import expect
+
+    from labkit.cases import program
+    from labkit.explore import explore
+    from labkit.stepper.standalone import export_html
+    assert explore(program(case_id, fix_vid)).findings == []
+    bug = explore(program(case_id, bug_vid)).findings[0]
+    steps = bug.schedule.split()
+    path = export_html(case_id, bug_vid, tmp_path / f"{case_id}.html")
+    context = browser.new_context(viewport={"width": 1150, "height": 900})
+    context.set_offline(True)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(path.resolve().as_uri())
+    st = page.locator(".lk-stepper")
+    banner = st.locator('.lk-banner[role="alert"]')
+    for i, cpu in enumerate(steps):
+        button = st.locator(f'button[data-cpu="{cpu}"]')
+        expect(button).to_be_enabled()
+        button.click()
+        if i < len(steps) - 1:
+            expect(banner).to_be_hidden()       # the shortest schedule: no bug before its last step
+    expect(st.locator(".lk-pos")).to_have_text(f"step {len(steps)} of {len(steps)}")
+    expect(banner).to_be_visible()
+    expect(banner).to_contain_text(f"{KIND_LABEL[bug.kind]} at step {len(steps)}")
+    page.screenshot(path=str(artifacts_dir / f"stepper_bug_{case_id}_{bug_vid}.png"), full_page=True)
+    st.get_by_role("button", name="Back one step").click()
+    expect(banner).to_be_hidden()
+    expect(st.locator(".lk-pos")).to_have_text(f"step {len(steps) - 1} of {len(steps)}")
+    st.get_by_role("button", name="Forward one step").click()
+    expect(banner).to_be_visible()
+    st.locator(f'button[data-variant="{fix_vid}"]').click()
+    expect(st.locator(".lk-note")).to_contain_text(re.compile(rf"The schedule runs (all {len(steps)}|\d+ of {len(steps)}) steps on '{fix_vid}'"))
+    expect(banner).to_be_hidden()
+    context.close()
+    assert not errors, errors

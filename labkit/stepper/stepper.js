@@ -939,7 +939,7 @@ class StepperView {
       if (k >= 0 && k <= n && e.clientX - r.left > labelW - 4) this.go(k);
     });
     this.tlCursor = {
-      X, n, right: X(x1lim),
+      X, n, right: X(x1lim), width,
       future: svg.querySelector(".lk-future"), line: svg.querySelector(".lk-cursor"),
       label: svg.querySelector(".lk-cursor-label"),
     };
@@ -952,7 +952,10 @@ class StepperView {
     const xc = pos > 0 ? C.X(pos) : C.X(0.5);
     C.line.setAttribute("x1", xc);
     C.line.setAttribute("x2", xc);
-    C.label.setAttribute("x", xc + 4);
+    // Near the right edge the label goes on the left of the cursor, so it is never clipped.
+    const flip = xc + 64 > C.width;
+    C.label.setAttribute("x", flip ? xc - 4 : xc + 4);
+    C.label.setAttribute("text-anchor", flip ? "end" : "start");
     C.label.textContent = pos ? "step " + pos : "start";
     C.future.setAttribute("x", xc + 1);
     C.future.setAttribute("width", pos < C.n ? C.right - xc - 1 : 0);
