@@ -50,7 +50,7 @@ def test_example_commands_run(repo_root):
     examples = re.findall(r"^\.venv/bin/python -m labkit (.+)$", text, re.M)
     assert len(examples) >= 3
     for line in examples:
-        argv = shlex.split(line)
+        argv = shlex.split(line, comments=True)
         argv = [str(repo_root / a) if a.startswith("data/") else a for a in argv]
         with contextlib.redirect_stdout(io.StringIO()):
             assert main(argv) == 0, line
