@@ -529,6 +529,7 @@ def deadlock_cycles(prog: Program, state: State) -> list[tuple[tuple[int, int, i
 
     A cycle means those cpus can never run again, even if other cpus go on
     to finish (a partial deadlock). A cpu waiting for itself is an AA deadlock.
+    Each cycle starts at its lowest cpu and follows the waits.
     """
     edges = wait_for_edges(prog, state)
     if not edges:
@@ -589,8 +590,7 @@ def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Fin
                 parts.append(f"{names[w]} waits for {lock} queued ahead by {names[h]} (a waiting writer)")
         # The kind is printed beside the message; only say what kind of deadlock.
         head = "AA deadlock: " if len(cyc) == 1 else ""
-        first = min(range(len(cyc)), key=lambda i: cyc[i][0])
-        edges = tuple((names[w], prog.locks[l].name, names[h]) for w, h, l in cyc[first:] + cyc[:first])
+        edges = tuple((names[w], prog.locks[l].name, names[h]) for w, h, l in cyc)
         out.append(Finding("deadlock", head + "; ".join(parts), cpus=cpus, locks=locks, cycle=edges,
                            key=("deadlock", frozenset((names[w], prog.locks[l].name) for w, _, l in cyc))))
     if all(t.status == DONE for t in threads):

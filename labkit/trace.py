@@ -17,9 +17,9 @@ print the expanded form.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from .errors import ScheduleError
+from .errors import ModelError, ScheduleError
 from .model import Op, Program
 from .semantics import (Finding, State, apply, blocked_reason, can_step, current_op, initial_state,
                         stack_of, state_findings)
@@ -106,31 +106,19 @@ class Trace:
 def _step(prog: Program, trace: Trace, state: State, cpu: int, seen: set) -> State:
     op = current_op(prog, state, cpu)
     stack = stack_of(prog, state, cpu)
+    sched = format_schedule([s.cpu for s in trace.steps] + [prog.cpus[cpu].name])
+    n = len(trace.steps) + 1
     try:
         out = apply(prog, state, cpu)
-    except Exception as e:
+    except ModelError as e:
         # Name the step that was being taken and the schedule that got there.
-        from .errors import ModelError
-        if isinstance(e, ModelError):
-            sched = format_schedule([s.cpu for s in trace.steps] + [prog.cpus[cpu].name])
-            raise ModelError(f"{e} (step {len(trace.steps) + 1} of schedule {sched!r})") from None
-        raise
-    findings = list(out.findings)
-    for f in state_findings(prog, out.state):
-        if f.key not in seen:
-            findings.append(f)
-    n = len(trace.steps) + 1
-    sched = format_schedule([s.cpu for s in trace.steps] + [prog.cpus[cpu].name])
-    findings = [_stamp(f, sched, n) for f in findings]
+        raise ModelError(f"{e} (step {n} of schedule {sched!r})") from None
+    findings = list(out.findings) + [f for f in state_findings(prog, out.state) if f.key not in seen]
+    findings = [replace(f, schedule=sched, step=n) for f in findings]
     seen.update(f.key for f in findings)
-    trace.steps.append(Step(len(trace.steps), prog.cpus[cpu].name, op, stack, out.event, out.detail,
+    trace.steps.append(Step(n - 1, prog.cpus[cpu].name, op, stack, out.event, out.detail,
                             state, out.state, tuple(findings)))
     return out.state
-
-
-def _stamp(f: Finding, schedule: str, n: int) -> Finding:
-    from dataclasses import replace
-    return replace(f, schedule=schedule, step=n)
 
 
 def replay(prog: Program, schedule="") -> Trace:
