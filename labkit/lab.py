@@ -108,20 +108,10 @@ def code(case_id: str, variant: str = "before") -> View:
     out = []
     for cpu in prog.cpus:
         out.append(f"== {cpu.name}: {cpu.comm}/{cpu.pid} — {cpu.context or cpu.entry}")
-        seen, todo = [], [cpu.entry]
-        while todo:
-            name = todo.pop(0)
-            if name in seen:
-                continue
-            seen.append(name)
+        for name in prog.reachable(cpu.entry):
             fn = prog.function(name)
             out.append(f"{name}()" + (f"   [via {' > '.join(fn.via)}]" if fn.via else ""))
-            for op in fn.ops:
-                out.append(f"    {op.text}")
-                if op.kind == "call":
-                    todo.append(op.args[0])
-                if op.kind == "put" and op.args[1]:
-                    todo.append(op.args[1])
+            out.extend(f"    {op.text}" for op in fn.ops)
         out.append("")
     return View("\n".join(out).rstrip())
 

@@ -435,6 +435,17 @@ class Program:
     def cpu_id(self, name: str) -> int:
         return self.cpu_index[name]
 
+    def reachable(self, entry: str) -> list[str]:
+        """The functions a cpu starting in ``entry`` can run: the entry, what it
+        calls, and release callbacks its puts may run; breadth-first order."""
+        seen = [entry]
+        for name in seen:   # grows while it is walked
+            for op in self.function(name).ops:
+                target = op.args[0] if op.kind == "call" else op.args[1] if op.kind == "put" else None
+                if target is not None and target not in seen:
+                    seen.append(target)
+        return seen
+
     @property
     def cpu_names(self) -> tuple[str, ...]:
         return self.names

@@ -7,7 +7,17 @@ from typing import Callable
 
 from ..model import Program
 
-__all__ = ["Variant", "Case", "Fix"]
+__all__ = ["Variant", "Case", "Fix", "leaves_out"]
+
+
+LEAVES_OUT = "What the model leaves out, and why: "
+
+
+def leaves_out(doc: str) -> str:
+    """The part of a case module's docstring after ``What the model leaves out, and why:``."""
+    if LEAVES_OUT not in (doc or ""):
+        raise ValueError(f"a case module's docstring must say {LEAVES_OUT.strip()!r}")
+    return doc.split(LEAVES_OUT, 1)[1].strip()
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,7 @@ from functools import partial
 
 from ..model import (Model, assign, call, down_read, down_write, free, goto, if_, label, let, local,
                      mutex_lock, mutex_unlock, step, up_read, up_write, use, var)
-from .base import Case, Fix, Variant
+from .base import Case, Fix, Variant, leaves_out
 
 __all__ = ["CASE", "build"]
 
@@ -220,5 +220,5 @@ CASE = Case(
     links=("https://lore.kernel.org/r/20190606184438.31646-12-jgg@ziepe.ca",
            "https://lore.kernel.org/r/20190624210110.5098-12-jgg@ziepe.ca"),
     date="2019-06",
-    simplifications=__doc__.split("What the model leaves out, and why: ")[1].strip(),
+    simplifications=leaves_out(__doc__),
 )

@@ -51,7 +51,7 @@ from functools import partial
 from ..model import (Model, assign, call, down_read_trylock, down_write, free, get_not_zero, if_,
                      label, local, mutex_lock, mutex_unlock, put, refcount, step, up_read, up_write,
                      use, var, warn_on)
-from .base import Case, Fix, Variant
+from .base import Case, Fix, Variant, leaves_out
 
 __all__ = ["CASE", "build"]
 
@@ -171,5 +171,5 @@ CASE = Case(
     links=("https://lore.kernel.org/r/14-v6-a196d26f289e+11787-iommufd_jgg@nvidia.com",
            "https://lore.kernel.org/all/?q=%22iommufd%3A+Add+kAPI+toward+external+drivers+for+kernel+access%22"),
     date="2022-12",
-    simplifications=__doc__.split("What the model leaves out, and why: ")[1].strip(),
+    simplifications=leaves_out(__doc__),
 )

@@ -67,7 +67,7 @@ from functools import partial
 
 from ..model import (Model, assign, call, get, get_not_zero, if_, label, let, local, mutex_lock,
                      mutex_unlock, put, spin_lock, spin_unlock, step, var)
-from .base import Case, Fix, Variant
+from .base import Case, Fix, Variant, leaves_out
 
 __all__ = ["CASE", "build"]
 
@@ -278,5 +278,5 @@ CASE = Case(
            "https://lore.kernel.org/kvm/20230114000351.115444-1-mjrosato@linux.ibm.com/T/#u",
            "https://lore.kernel.org/r/20230202162442.78216-1-mjrosato@linux.ibm.com"),
     date="2023-01",
-    simplifications=__doc__.split("What the model leaves out, and why: ")[1].strip(),
+    simplifications=leaves_out(__doc__),
 )

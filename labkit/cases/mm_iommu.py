@@ -33,7 +33,7 @@ from functools import partial
 
 from ..model import (Model, call, down_read, down_write, if_, label, let, local, mutex_lock,
                      mutex_unlock, step, up_read, up_write)
-from .base import Case, Fix, Variant
+from .base import Case, Fix, Variant, leaves_out
 
 __all__ = ["CASE", "build"]
 
@@ -128,5 +128,5 @@ CASE = Case(
     links=("https://lore.kernel.org/linuxppc-dev/?q=%22powerpc%2Fmm_iommu%3A+Fix+potential+deadlock%22",
            "https://lore.kernel.org/r/20191223060351.26359-1-aik@ozlabs.ru"),
     date="2019-04",
-    simplifications=__doc__.split("What the model leaves out, and why: ")[1].strip(),
+    simplifications=leaves_out(__doc__),
 )

@@ -71,7 +71,7 @@ from __future__ import annotations
 from functools import partial
 
 from ..model import Model, assign, call, if_, label, let, local, mutex_lock, mutex_unlock, var
-from .base import Case, Fix, Variant
+from .base import Case, Fix, Variant, leaves_out
 
 __all__ = ["CASE", "build"]
 
@@ -247,5 +247,5 @@ CASE = Case(
            "https://lore.kernel.org/r/0-v2-a3c5f4429e2a+55-iommu_group_lifetime_jgg@nvidia.com",
            "https://lore.kernel.org/r/20220922095239.2115309-1-schnelle@linux.ibm.com"),
     date="2022-08",
-    simplifications=__doc__.split("What the model leaves out, and why: ")[1].strip(),
+    simplifications=leaves_out(__doc__),
 )

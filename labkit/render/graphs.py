@@ -37,7 +37,7 @@ import networkx as nx
 
 from ..semantics import DONE, WAIT, deadlock_cycles, wait_for_edges
 from .style import FINDING_COLOR, THEMES, lock_style
-from .text import caller_frame
+from .text import caller_frame, cycle_edges
 
 __all__ = ["GraphvizMissingWarning", "lock_order_graph", "wait_for_graph", "lock_order_dot",
            "wait_for_dot", "graph_dot", "draw_graph", "render_svg", "have_dot"]
@@ -135,15 +135,6 @@ def wait_for_graph(prog, state) -> nx.DiGraph:
 # ---------------------------------------------------------------------------
 # DOT
 
-def _cycle_pairs(cycle) -> set | None:
-    if cycle is None:
-        return None
-    cycle = list(cycle)
-    if cycle and isinstance(cycle[0], tuple):
-        return {(e[0], e[1]) for e in cycle}
-    return {(cycle[i], cycle[(i + 1) % len(cycle)]) for i in range(len(cycle))}
-
-
 def _lock_index(prog, node, k: int, d: dict) -> int:
     """Which palette entry a lock-class node gets: its declaration index, as on the timelines."""
     if "index" in d:
@@ -161,7 +152,7 @@ def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light", prog=None) ->
 
     th = _theme(theme)
     wait_for = graph.graph.get("kind") == "wait_for" or any("lock" in d for _, _, d in graph.edges(data=True))
-    marked = _cycle_pairs(cycle)
+    marked = None if cycle is None else cycle_edges(cycle)
     dot = graphviz.Digraph(
         "wait_for" if wait_for else "lock_order",
         graph_attr={"bgcolor": "transparent", "rankdir": "LR", "fontname": _FONT, "fontcolor": th["fg"],

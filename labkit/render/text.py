@@ -263,7 +263,7 @@ def lock_table_text(prog, state) -> str:
     return "\n".join("  ".join(f"{v:<{w}}" for v, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def _cycle_edges(cycle) -> set[tuple]:
+def cycle_edges(cycle) -> set[tuple]:
     """A cycle given as edges ``[(a, b), (b, a)]`` or as nodes ``[a, b]``."""
     if not cycle:
         return set()
@@ -301,7 +301,7 @@ def graph_text(graph, cycle=None) -> str:
     CPU0 --waits for B--> CPU1  (cycle)
     CPU1 --waits for A--> CPU0  (cycle)
     """
-    marked = _cycle_edges(cycle)
+    marked = cycle_edges(cycle)
     lines = []
     edges = list(graph.edges(data=True))
     for a, b, d in edges:

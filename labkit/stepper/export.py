@@ -128,23 +128,6 @@ def lock_names(case_id: str, variants: Iterable[str] | None = None) -> list[str]
     return list(out)
 
 
-def _reachable_functions(prog: Program, entry: str) -> list[int]:
-    """The functions a cpu can run: its entry, what that calls, release callbacks."""
-    seen = [prog.func_index[entry]]
-    i = 0
-    while i < len(seen):
-        for op in prog.functions[seen[i]].ops:
-            target = None
-            if op.kind == "call":
-                target = op.args[0]
-            elif op.kind == "put" and op.args[1] is not None:
-                target = op.args[1]
-            if target is not None and prog.func_index[target] not in seen:
-                seen.append(prog.func_index[target])
-        i += 1
-    return seen
-
-
 class _VariantExport:
     def __init__(self, prog: Program, texts: _Interner):
         self.prog = prog
@@ -214,7 +197,7 @@ class _VariantExport:
                      for f in prog.functions]
         cpus = [{"name": c.name, "comm": c.comm, "pid": c.pid, "context": c.context,
                  "stack": list(c.stack), "entry": prog.func_index[c.entry],
-                 "functions": _reachable_functions(prog, c.entry)} for c in prog.cpus]
+                 "functions": [prog.func_index[f] for f in prog.reachable(c.entry)]} for c in prog.cpus]
         locks = [{"name": l.name, "kind": l.kind, "cls": l.cls, "reader_pref": l.reader_pref}
                  for l in prog.locks]
         return {"cpus": cpus, "functions": functions, "locks": locks,
