@@ -30,7 +30,9 @@ from .cases import all_cases, get_case, program
 from .errors import LabError
 
 __all__ = ["View", "cases", "story", "code", "explore", "bug", "replay", "timeline", "before_after",
-           "lockdep", "lock_order", "wait_for", "compare", "stepper", "set_theme"]
+           "lockdep", "lock_order", "wait_for", "compare", "stepper", "set_theme",
+           "check", "solution", "check_schedule", "check_verdict", "check_fix", "check_chain",
+           "fix_template", "rarity"]
 
 _THEME = {"name": "light"}
 
@@ -45,8 +47,9 @@ def set_theme(name: str) -> None:
 class View:
     """A picture and its text rendering: Jupyter shows the picture, ``print`` the text."""
 
-    def __init__(self, text: str, png: bytes | None = None, svg: str | None = None, markdown: str | None = None):
-        self.text, self.png, self.svg, self.markdown = text, png, svg, markdown
+    def __init__(self, text: str, png: bytes | None = None, svg: str | None = None, markdown: str | None = None,
+                 html: str | None = None):
+        self.text, self.png, self.svg, self.markdown, self.html = text, png, svg, markdown, html
 
     def __str__(self) -> str:
         return self.text
@@ -62,6 +65,8 @@ class View:
             bundle["image/png"] = self.png
         elif self.markdown is not None:
             bundle["text/markdown"] = self.markdown
+        elif self.html is not None:
+            bundle["text/html"] = self.html
         else:
             bundle["text/html"] = f"<pre>{html.escape(self.text)}</pre>"
         return bundle
@@ -82,9 +87,11 @@ def cases() -> View:
 def _fix_line(label: str, fx) -> str:
     if fx is None:
         return ""
-    commit = f"{fx.commit} " if fx.commit else "(not merged) "
+    commit = f"{fx.commit} " if fx.commit else ""
+    status = "" if fx.status == "merged" else f" **({fx.status})**"
     link = f" — {fx.link}" if fx.link else ""
-    return f"- {label}: {commit}“{fx.subject}”{link}\n"
+    note = f" {fx.note}" if fx.note else ""
+    return f"- {label}: {commit}“{fx.subject}”{status}{link}{note}\n"
 
 
 def story(case_id: str) -> View:
@@ -92,8 +99,12 @@ def story(case_id: str) -> View:
     and what the model leaves out."""
     c = get_case(case_id)
     md = f"### {c.title}\n\n{c.summary}\n\n"
-    md += "".join(f"- **{v.id}**: {v.title} — the explorer finds {v.expect or '…'}\n" for v in c.variants)
-    md += "\n" + _fix_line("Fix", c.fix) + _fix_line("Fixes", c.fixes)
+    if c.kernels:
+        md += f"*Kernels:* {c.kernels}\n\n"
+    md += "".join(f"- **{v.id}**: {v.title} — the explorer finds {v.expect or '…'}"
+                  + (f" (*{v.note}*)" if v.note else "") + "\n" for v in c.variants)
+    md += "\n" + _fix_line("Fix" if c.fix is None or c.fix.status == "merged" else "Proposed fix", c.fix)
+    md += _fix_line("Fixes", c.fixes)
     md += "".join(_fix_line("Later", fx) for fx in c.later)
     if c.links:
         md += "\nArchives: " + ", ".join(f"<{u}>" for u in c.links) + "\n"
@@ -231,3 +242,59 @@ def stepper(case_id: str, variant: str = "before", schedule: str = ""):
     """The stepper widget: you are the scheduler (works without a kernel once drawn)."""
     from .stepper import stepper as _stepper
     return _stepper(case_id, variant, schedule)
+
+
+# --- self-checks -----------------------------------------------------------------
+# The engine judges every answer; see labkit.exercises.
+
+def check(case_id: str, number: int, answer):
+    """Judge your answer to exercise ``number`` of a case's notebook."""
+    from .exercises import check as _check
+    return _check(case_id, number, answer)
+
+
+def solution(case_id: str, number: int) -> View:
+    """A right answer to exercise ``number`` and why, folded away until you open it."""
+    from .exercises import solution as _solution
+    return _solution(case_id, number)
+
+
+def check_schedule(case_id: str, variant: str, answer, goal: str = "deadlock", about: str | None = None,
+                   shortest: bool = False):
+    """Does your schedule (a string, or a stepper: what it shows) reach ``goal``?"""
+    from .exercises import check_schedule as _cs
+    return _cs(case_id, variant, answer, goal=goal, about=about, shortest=shortest)
+
+
+def check_verdict(case_id: str, variant: str, answer):
+    """Predict what the explorer finds in a variant (``"deadlock"``, ``"clean"``, ``"warn"`` ...)."""
+    from .exercises import check_verdict as _cv
+    return _cv(case_id, variant, answer)
+
+
+def check_fix(case_id: str, variant: str, function: str, text: str, must_hold=(), same_section=()):
+    """Your edit of one function's pseudo-C, judged by the explorer (see :func:`fix_template`)."""
+    from .exercises import check_fix as _cf
+    return _cf(case_id, variant, function, text, must_hold=must_hold, same_section=same_section)
+
+
+def check_chain(path, answer):
+    """The lock classes of a real report's chain, in order (any rotation)."""
+    from .exercises import check_chain as _cc
+    return _cc(path, answer)
+
+
+def fix_template(case_id: str, variant: str, function: str) -> str:
+    """One function's pseudo-C, one step a line: copy it into a string and edit it."""
+    from .exercises import fix_template as _ft
+    return _ft(case_id, variant, function)
+
+
+def rarity(case_id: str, variant: str = "before", goal: str | None = None) -> View:
+    """Why testing missed it: how many complete schedules reach the bug, the
+    chance a random scheduler hits it, and the fewest preemptions it needs."""
+    from .exercises import rarity as _rarity
+    r = _rarity(case_id, variant, goal)
+    view = View(r.text())
+    view.result = r
+    return view

@@ -38,7 +38,7 @@ __all__ = [
     "get", "get_not_zero", "put", "alloc", "free", "use",
     "assign", "let", "if_", "goto", "label", "call", "ret",
     "warn_on", "wait_event", "complete", "step",
-    "ACQUIRE_OPS", "RELEASE_OPS", "LOCK_KINDS",
+    "ACQUIRE_OPS", "RELEASE_OPS", "LOCK_KINDS", "rebuild",
 ]
 
 LOCK_KINDS = ("mutex", "spinlock", "rwsem")
@@ -651,3 +651,41 @@ class Model:
         for n in e.names("local"):
             if n not in self._locals:
                 raise ModelError(f"{where}: {what}: cpu-local {n!r} is never set (by let() or a trylock)")
+
+
+def rebuild(prog: Program, functions: dict[str, Iterable[Op]]) -> Program:
+    """``prog`` with some functions' steps replaced, checked again like a new model.
+
+    Label steps (``label("out")``) in the new lists mark jump targets as in
+    :meth:`Model.func`. This is how a learner's fix is tried: the rest of the
+    model stays exactly as it was.
+
+    >>> from labkit.cases import program
+    >>> p = program("abba", "before")
+    >>> q = rebuild(p, {"path_two": [mutex_lock("A"), mutex_lock("B"), mutex_unlock("B"), mutex_unlock("A")]})
+    >>> [op.text for op in q.function("path_two").ops][:2]
+    ['mutex_lock(&A);', 'mutex_lock(&B);']
+    """
+    m = Model(prog.case, prog.variant, prog.title)
+    m._locks = {l.name: l for l in prog.locks}
+    m._vars, m._refs, m._objects = dict(prog.vars), dict(prog.refs), dict(prog.objects)
+    for fn in prog.functions:
+        if fn.name in functions:
+            ops = list(functions[fn.name])
+        else:
+            at: dict[int, list[str]] = {}
+            for name, i in fn.labels.items():
+                at.setdefault(i, []).append(name)
+            ops = []
+            for i in range(len(fn.ops) + 1):
+                ops += [Op("label", (name,), f"{name}:", fn.where) for name in at.get(i, ())]
+                if i < len(fn.ops):
+                    ops.append(fn.ops[i])
+        m._funcs[fn.name] = (ops, fn.where)
+        m._via[fn.name] = fn.via
+    unknown = set(functions) - set(m._funcs)
+    if unknown:
+        raise ModelError(f"{prog.case}/{prog.variant} has no function {sorted(unknown)[0]!r}")
+    m._cpus = list(prog.cpus)
+    m._invariants = list(prog.invariants)
+    return m.build()

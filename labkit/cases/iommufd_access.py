@@ -166,7 +166,7 @@ CASE = Case(
         Fix("iommufd: IOMMUFD_DESTROY should not increase the refcount", "99f98a7c0d69",
             "https://git.kernel.org/torvalds/c/99f98a7c0d69"),
         # Seen under several ids across rebases of the series; the mainline one is not verified.
-        Fix("iommufd: Make destroy_rwsem use a lock class per object type", None, None),
+        Fix("iommufd: Make destroy_rwsem use a lock class per object type", None, None, status="unverified"),
     ),
     links=("https://lore.kernel.org/r/14-v6-a196d26f289e+11787-iommufd_jgg@nvidia.com",
            "https://lore.kernel.org/all/?q=%22iommufd%3A+Add+kAPI+toward+external+drivers+for+kernel+access%22"),

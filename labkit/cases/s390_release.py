@@ -232,7 +232,7 @@ CASE = Case(
     ),
     # v1..v4 were posted; the thread moved the fix into VFIO, so this patch has no commit.
     fix=Fix("iommu/s390: Fix race with release_device ops", None,
-            "https://lore.kernel.org/r/20220831201236.77595-2-mjrosato@linux.ibm.com"),
+            "https://lore.kernel.org/r/20220831201236.77595-2-mjrosato@linux.ibm.com", status="proposed, not merged"),
     fixes=Fix("iommu/s390: Tolerate repeat attach_dev calls", "fa7e9ecc5e1c",
               "https://git.kernel.org/torvalds/c/fa7e9ecc5e1c"),
     later=(
