@@ -626,13 +626,32 @@ def footprint(prog: Program, state: State, cpu: int) -> tuple[frozenset, frozens
     fp = _FP_CACHE.get(op)
     if fp is None:
         fp = _FP_CACHE[op] = _op_footprint(op)
+    if op.kind in _CORRUPTING and _corrupts(prog, state, op):
+        # Memory corruption stops every cpu (``state.broken``): this step then
+        # disables every other one, so it must not commute with any of them.
+        return fp[0], fp[1] | _BROKEN
     return fp
 
 
 _FP_CACHE: dict = {}
+# Every step reads the machine's "broken" flag (nothing runs once memory is
+# corrupted); the steps below write it when, in this state, they corrupt.
+_BROKEN = frozenset((("B", None),))
+_CORRUPTING = ("use", "free", "put")
+
+
+def _corrupts(prog: Program, state: State, op: Op) -> bool:
+    if op.kind == "put":
+        return state.refs[prog.ref_index[op.args[0]]] <= 0
+    return state.objs[prog.obj_index[op.args[0]]] == _FREED   # use or double free
 
 
 def _op_footprint(op: Op) -> tuple[frozenset, frozenset]:
+    reads, writes = _op_touches(op)
+    return reads | _BROKEN, writes
+
+
+def _op_touches(op: Op) -> tuple[frozenset, frozenset]:
     k = op.kind
     if k in ACQUIRE_OPS or k in RELEASE_OPS or k in TRYLOCK_OPS:
         return frozenset(), frozenset((("L", op.args[0]),))
