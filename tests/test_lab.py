@@ -34,9 +34,16 @@ def test_graphs_still_draw_without_graphviz(monkeypatch):
 
 
 def test_timeline_defaults_to_the_shortest_bug():
+    import re
+    from labkit.cases import program
+    from labkit.explore import explore
     v = lab.timeline("mm_iommu", "before")
     assert v.png.startswith(b"\x89PNG")
     assert "*** DEADLOCK ***" in v.text
+    rows = [int(m) for m in re.findall(r"^\s*(\d+)\s", v.text, re.M)]
+    shortest = min(f.step for f in explore(program("mm_iommu", "before")).findings if f.kind == "deadlock")
+    assert rows == list(range(1, shortest + 1))
+    assert len(lab.bug("mm_iommu", "before").split()) == shortest
 
 
 def test_fixed_variant_replays_the_bug_schedule_as_far_as_it_goes():

@@ -263,10 +263,17 @@ def test_draw_before_after_mm_iommu(mm_schedule, artifacts_dir):
 @pytest.mark.parametrize("theme", ["light", "dark"])
 def test_save_timeline_pngs(abba, mm, theme, artifacts_dir):
     for name, t in (("abba", abba), ("mm_iommu", mm)):
-        ax = draw_timeline(t, upto=len(t.steps) // 2, theme=theme)
+        upto = len(t.steps) // 2
+        ax = draw_timeline(t, upto=upto, theme=theme)
         path = artifacts_dir / f"render_timeline_{name}_{theme}.png"
         ax.figure.savefig(path, dpi=100)
-        assert path.stat().st_size > 10_000
+        # What is drawn, not how many bytes: one lane per cpu, the steps shown
+        # up to ``upto``, and the theme's background.
+        labels = " ".join(tl.get_text() for tl in ax.get_yticklabels())
+        assert all(c in labels for c in t.program.cpu_names), labels
+        assert ax.get_xlim()[1] >= upto
+        from labkit.render.style import THEMES
+        assert matplotlib.colors.to_hex(ax.figure.get_facecolor()) == matplotlib.colors.to_hex(THEMES[theme]["bg"])
 
 
 # ---------------------------------------------------------------------------
