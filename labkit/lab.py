@@ -37,6 +37,25 @@ __all__ = ["View", "cases", "story", "code", "explore", "bug", "replay", "timeli
 _THEME = {"name": "light"}
 
 
+def _one_line_errors() -> None:
+    """In IPython, show a :class:`LabError` as one line naming what is wrong,
+    not a traceback from deep inside labkit (other errors keep theirs)."""
+    import sys
+    if "IPython" not in sys.modules:
+        return
+    ip = sys.modules["IPython"].get_ipython()
+    if ip is None:
+        return
+
+    def show(shell, etype, value, tb, tb_offset=None):
+        print(f"{etype.__name__}: {value}", file=sys.stderr)
+
+    ip.set_custom_exc((LabError,), show)
+
+
+_one_line_errors()
+
+
 def set_theme(name: str) -> None:
     """``"light"`` or ``"dark"``: the theme pictures are drawn for (JupyterLab Dark wants "dark")."""
     if name not in ("light", "dark"):
@@ -175,9 +194,11 @@ def replay(case_id: str, variant: str = "before", schedule: str | None = None) -
 
 def timeline(case_id: str, variant: str = "before", schedule: str | None = None, upto: int | None = None) -> View:
     """The per-cpu timeline of a schedule: lock holds, waits, findings (and its text)."""
-    from .render import draw_timeline, figure_png, replay_prefix, timeline_text
+    from .render import draw_timeline, figure_png, timeline_text
+    from .trace import replay as _replay
     prog = program(case_id, variant)
-    trace, _ = replay_prefix(prog, _schedule(case_id, variant, schedule))
+    # The schedule must run as written: a bad one is the same error as replay's.
+    trace = _replay(prog, _schedule(case_id, variant, schedule))
     ax = draw_timeline(trace, upto=upto, theme=_THEME["name"])
     return View(timeline_text(trace, upto=upto), png=figure_png(ax.figure))
 

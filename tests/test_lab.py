@@ -74,3 +74,23 @@ def test_theme_is_checked():
         assert lab.timeline("abba").png.startswith(b"\x89PNG")
     finally:
         lab.set_theme("light")
+
+
+def test_a_bad_timeline_schedule_is_the_replay_error():
+    from labkit.errors import ScheduleError
+    with pytest.raises(ScheduleError, match="no cpu named 'CPU2'"):
+        lab.timeline("mm_iommu", "before", "CPU0 CPU2")
+
+
+def test_in_ipython_a_lab_error_is_one_line(capsys):
+    from IPython.core.interactiveshell import InteractiveShell
+    ip = InteractiveShell.instance()
+    try:
+        lab._one_line_errors()
+        res = ip.run_cell("from labkit import lab; lab.timeline('mm_iommu', 'before', 'CPU0 CPU2')")
+        err = capsys.readouterr().err
+        assert not res.success                       # the cell still fails (Run All stops)
+        assert err.strip() == ("ScheduleError: schedule entry 2 ('CPU2'): no cpu named 'CPU2' in "
+                               "mm_iommu/before (cpus: CPU0, CPU1)")
+    finally:
+        InteractiveShell.clear_instance()
