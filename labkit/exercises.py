@@ -404,15 +404,19 @@ def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
                      "every unlock needs a lock taken before it on the same path.")
     if not r.complete:
         return Check(False, f"the explorer could not finish: {r.stopped}")
-    before = {f.key for f in explore(base).findings}
+    # Compare by what happened, not by key: a key may name the model line
+    # (use after free, WARN), and the learner's edit rebuilt those lines.
+    before = {(f.kind, f.message) for f in explore(base).findings}
     if r.findings:
         f = r.findings[0]
-        new = f.key not in before
+        new = (f.kind, f.message) not in before
         head = "your version has a new bug" if new else "the original bug is still there"
         return Check(False, f"{head}: {f.kind} — {f.message}\nshortest schedule: {f.schedule}",
                      "step that schedule in the stepper, or draw its timeline, to see why." if new else
                      "which cpu takes which lock first? A fix makes every path take them in one order, "
-                     "or stops holding one while taking the other.")
+                     "or stops holding one while taking the other." if f.kind == "deadlock" else
+                     "which cpu frees or changes what another still uses? Hold the lock from the moment "
+                     "the object is looked up until its last use, so the other cpu has to wait.")
     broken = _obligations(prog, ex)
     if broken:
         return Check(False, f"no deadlock or WARN any more, but {broken}.",
