@@ -450,8 +450,11 @@ def check_chain(path, answer) -> Check:
         return Check(False, f"the chain has {len(want)} entries; you named {len(got)}.")
     rot = [want[i:] + want[:i] for i in range(len(want))]
     if got in rot:
-        return Check(True, "that is the chain lockdep recorded, each class taken while the one before it "
-                           "was held: " + " -> ".join(got) + " -> " + got[0])
+        # The report lists #N first; each entry was taken while the one listed after it was held,
+        # so the dependencies run the other way: A -> B means B was taken while A was held.
+        fwd = got[::-1]
+        return Check(True, "that is the chain lockdep recorded; read forwards, each class was taken while "
+                           "the one before it was held: " + " -> ".join(fwd) + " -> " + fwd[0])
     return Check(False, "those are the right classes in the wrong order.",
                  "entry #0 is the lock being taken now; each '-> #N' entry was taken while the next one was held.")
 
