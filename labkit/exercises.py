@@ -438,7 +438,8 @@ def check_chain(path, answer) -> Check:
         p = ROOT / p
     s = parse_file(p)
     want = list(s.chain) if s.chain else [s.acquiring_lock]
-    got = [a.strip() for a in (answer.replace("->", ",").split(",") if isinstance(answer, str) else answer)]
+    # Commas, or arrows with spaces around them: '->' inside a class name ('&kvm->lock') is not a separator.
+    got = [a.strip() for a in (re.split(r",|\s-+>\s", answer) if isinstance(answer, str) else answer)]
     got = [a for a in got if a]
     if not got:
         return Check(False, "the answer is empty: list the lock classes, e.g. ['&kvm->lock', '&group->group_lock'].")
