@@ -1,4 +1,5 @@
-"""The hmm_release case: a use after free, its fix, and Ralph Campbell's three-thread deadlock."""
+"""The hmm_release case: a use after free, its fix, the rule the fix imposes on
+drivers, and Ralph Campbell's three-thread deadlock (which the fix did not cause)."""
 
 import re
 
@@ -16,8 +17,8 @@ UAF = "CPU0 CPU1 CPU1 CPU1 CPU1 CPU0 CPU0 CPU0 CPU0 CPU1"
 # A: down_read, into the callback; B: down_write queues; C: takes device_lock;
 # A blocks on device_lock; C goes into migrate_vma and its down_read queues behind B.
 DEADLOCK = "CPU0 CPU0 CPU0 CPU0 CPU1 CPU2 CPU0 CPU2 CPU2 CPU2 CPU2"
-EXPECTED = {"before": {"use_after_free"}, "after": set(), "three_threads": {"deadlock"},
-            "three_threads_reader_pref": set()}
+EXPECTED = {"before": {"use_after_free"}, "after": set(), "release_unregisters": {"deadlock"},
+            "three_threads": {"deadlock"}, "three_threads_reader_pref": set()}
 
 
 def verdict(variant, **kw):
@@ -62,7 +63,32 @@ def test_after_holds_the_read_lock_across_the_callback():
     assert t.steps[-1].event == "block" and t.steps[-1].detail["lock"] == "mirrors_sem"
 
 
+def test_a_release_op_that_unregisters_waits_for_itself():
+    # The rule 14331726a3c4 imposes: hmm_mirror_unregister() from a release op
+    # takes down_write under its own thread's down_read. One thread, every run.
+    (f,) = verdict("release_unregisters").findings
+    assert f.kind == "deadlock" and f.cpus == ("CPU0",) and f.locks == ("mirrors_sem",)
+    assert "already holds" in f.message
+    t = replay(program(CASE, "release_unregisters"), "CPU0*")
+    (block,) = [s for s in t.steps if s.event == "block"]
+    assert block.op.kind == "down_write" and block.stack[-1] == "hmm_mirror_unregister"
+    assert "drv_mirror_release" in block.stack and "hmm_release" in block.stack
+    sem = program(CASE, "release_unregisters").lock_index["mirrors_sem"]
+    assert 0 in block.before.readers[sem]     # CPU0 itself holds it for read
+
+
+def test_lockdep_calls_read_then_write_of_one_class_recursive():
+    from labkit.lockdep import lockdep_run
+    (r,) = lockdep_run(CASE, "release_unregisters").reports
+    assert r.kind == "recursive"
+    assert r.acquiring == r.held == "&hmm->mirrors_sem"
+    assert "rlock(&hmm->mirrors_sem)" in r.text and "possible recursive locking detected" in r.text
+
+
 def test_three_threads_deadlock_has_all_three_cpus():
+    # Thread A is in hmm_invalidate_range_start(), not hmm_release(): the fix did not cause it.
+    prog = program(CASE, "three_threads")
+    assert "hmm_release" not in {fn for c in prog.cpus for fn in prog.reachable(c.entry)}
     (f,) = verdict("three_threads").findings
     assert f.kind == "deadlock" and f.schedule == DEADLOCK
     assert sorted(f.cpus) == ["CPU0", "CPU1", "CPU2"]
@@ -98,8 +124,8 @@ def test_lockdep_sees_the_cycle_only_for_the_linux_rwsem():
 
 def test_metadata():
     c = get_case(CASE)
-    assert c.variant_ids == ("before", "after", "three_threads", "three_threads_reader_pref")
-    assert [v.expect for v in c.variants] == ["use_after_free", "nothing", "deadlock", "nothing"]
+    assert c.variant_ids == ("before", "after", "release_unregisters", "three_threads", "three_threads_reader_pref")
+    assert [v.expect for v in c.variants] == ["use_after_free", "nothing", "deadlock", "deadlock", "nothing"]
     assert c.title and len(c.summary) > 100 and c.simplifications and c.date == "2019-06"
     assert (c.fix.subject, c.fix.commit) == (
         "mm/hmm: Remove confusing comment and logic from hmm_release", "14331726a3c4")
@@ -108,3 +134,25 @@ def test_metadata():
         assert re.fullmatch(r"[0-9a-f]{12}", f.commit), f
     assert "a22dd506400d" in {f.commit for f in c.later}
     assert c.links and all(l.startswith("https://lore.kernel.org/") for l in c.links)
+
+
+def test_story_tells_the_causality_and_labels_what_is_invented():
+    c = get_case(CASE)
+    notes = {v.id: v.note for v in c.variants}
+    assert notes["three_threads_reader_pref"].startswith("hypothetical") and "no reader-preferring" in notes[
+        "three_threads_reader_pref"]
+    assert "drv->migrating is invented" in notes["three_threads"]
+    assert "invented" in notes["release_unregisters"]
+    assert "not caused by the fix" in c.variant("three_threads").title
+    text = " ".join([c.summary, c.simplifications, c.title, c.kernels] + [v.title + v.note for v in c.variants])
+    assert "writer-prefer" not in text      # Linux's rwsem queues in order; it is not writer-preferring
+    assert "did not cause" in c.summary and "hmm_invalidate_range_start" in c.summary
+    assert "register or unregister a mirror" in c.summary
+    assert "v5.3" in c.kernels
+
+
+def test_exercises_rise_from_a_schedule_to_fixes():
+    c = get_case(CASE)
+    assert [(e.number, e.kind, e.variant) for e in c.exercises] == [
+        (1, "schedule", "before"), (2, "verdict", "three_threads_reader_pref"),
+        (3, "fix", "before"), (4, "fix", "three_threads")]

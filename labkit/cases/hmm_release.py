@@ -1,14 +1,15 @@
-"""HMM: ``hmm_release`` drops ``mirrors_sem`` around ``ops->release`` — a use after free; and the
-three-thread deadlock that holding it would risk.
+"""HMM: ``hmm_release`` drops ``mirrors_sem`` around ``ops->release`` — a use
+after free; the rule its fix imposes on drivers; and a three-thread rwsem
+deadlock raised in its review, which the fix did not cause.
 
 HMM (``mm/hmm.c``, 2019) lets a device driver mirror a process's page
 tables: the driver registers a ``struct hmm_mirror`` on the mm's
 ``hmm->mirrors`` list, protected by the rw_semaphore ``hmm->mirrors_sem``.
 When the process exits, ``exit_mmap()`` calls the mmu notifier ``.release``,
-``hmm_release()``, which takes each mirror off the list and calls the
+``hmm_release()``, which took each mirror off the list and called the
 driver's ``mirror->ops->release(mirror)``. It dropped ``mirrors_sem`` around
-that call "so the release callback can wait on any pending work that might
-itself trigger a mmu_notifier callback". That opens a window:
+that call, so that the callback could wait for work that might itself enter
+an mmu notifier. That opens a window:
 
 * CPU1 (``hmm_release``) unlinks the mirror and drops the lock (``up_write``);
 * CPU0, a driver tearing its mirror down (nouveau: ``nouveau_svmm_fini()``
@@ -16,30 +17,50 @@ itself trigger a mmu_notifier callback". That opens a window:
   now finds nothing to wait for — and frees the structure holding the mirror;
 * CPU1 calls ``mirror->ops->release(mirror)``: a use after free.
 
-Jason Gunthorpe's fix (14331726a3c4) holds ``mirrors_sem`` for read across
-the whole walk and leaves the mirrors on the list; a driver may no longer
-(un)register a mirror from its release op. Found by code review; the only
-``release`` ops then were nouveau's (empty) and amdgpu's (a
-``schedule_work``).
+Jason Gunthorpe found it by code review and fixed it in 14331726a3c4 "mm/hmm:
+Remove confusing comment and logic from hmm_release" (merged for v5.3, no
+``Fixes:`` tag): ``hmm_release()`` holds ``mirrors_sem`` for read across the
+whole walk and leaves the mirrors on the list, so ``hmm_mirror_unregister()``
+(a writer) waits until every callback has returned. The price is a rule for
+drivers, stated in the commit: a release op may no longer register or
+unregister a mirror. It would take ``down_write(&hmm->mirrors_sem)`` while
+its own thread holds the lock for read, and wait for itself forever (the
+``release_unregisters`` variant; lockdep calls it recursive locking). The
+only release ops then were nouveau's (empty) and amdgpu's (a
+``schedule_work()``).
 
-John Hubbard worried that calling driver code under the lock invites
-deadlocks, and Ralph Campbell gave one that needs no release at all, only
-Linux's writer-preferring rwsem: thread A (``try_to_unmap``) holds
-``mirrors_sem`` for read in ``hmm_invalidate_range_start()`` and calls the
-driver's ``sync_cpu_device_pagetables``, which wants the driver's device
-lock; thread B (``hmm_mirror_unregister``) queues for write; thread C holds
-the device lock and calls ``migrate_vma()``, whose invalidation's
-``down_read`` now waits behind B. A waits for C, C for B, B for A. Jason:
-the driver in thread C is wrong — it may not nest mmu-notifier work under a
-lock its ``sync_cpu_device_pagetables`` takes. Ralph suggested SRCU for the
-mirror list; Jason declined (drivers would have to handle the races
-themselves). Within months the ``hmm_mirror`` API itself was removed
-(a22dd506400d) in favour of ``mmu_interval_notifier`` (99cb252f5e68).
+In review John Hubbard suspected that this patch, which calls driver code
+under a lock, caused a deadlock Ralph Campbell had seen in driver testing;
+Jason answered that Ralph had never run this new patch, so it had to be an
+earlier one, and asked for the lockdep report (none was posted). Ralph then
+described a deadlock that needs no release op at all and does not go through
+``hmm_release()``: it goes through ``hmm_invalidate_range_start()``, which
+held ``mirrors_sem`` for read around the drivers' ``sync_cpu_device_pagetables``
+callbacks before this patch and after it. Thread A (``try_to_unmap``) holds
+``mirrors_sem`` for read and, in the driver's callback, waits for the
+driver's device lock; thread B (an unrelated ``hmm_mirror_unregister()``)
+waits to write; thread C holds the device lock and calls ``migrate_vma()``,
+whose invalidation's ``down_read`` must queue behind B. A waits for C, C for
+B, B for A. It relies on how Linux's rw_semaphore queues: waiters are served
+in arrival order (with a hand-off to the first waiter), so a reader that
+arrives while a writer waits queues behind that writer instead of joining
+the readers inside. Jason said he had not known that rwsems make a waiting
+writer block new readers, and judged the driver in thread C wrong: a lock
+taken in ``sync_cpu_device_pagetables`` must only guard device state, and
+the driver may not hold it across anything that enters an mmu notifier.
+Ralph suggested SRCU for the mirror list; Jason declined (drivers would have
+to handle the races themselves). Within months the ``hmm_mirror`` API was
+gone: c7d8b7824ff9 let ``mmu_notifier_get()`` manage ``struct hmm``,
+99cb252f5e68 added ``mmu_interval_notifier``, and a22dd506400d removed
+``hmm_mirror``.
 
-Variants: ``before`` (the UAF), ``after`` (the fix), ``three_threads``
-(Ralph's scenario with a Linux rwsem: deadlock) and
-``three_threads_reader_pref`` (the same with a reader-preferring rwsem: no
-deadlock — the lesson is the rwsem's fairness, not the lock order alone).
+Variants: ``before`` (the use after free), ``after`` (the fix),
+``release_unregisters`` (the fix with a driver whose release op breaks the
+rule: a one-thread deadlock), ``three_threads`` (Ralph Campbell's scenario
+with Linux's rwsem: deadlock; not caused by the fix) and
+``three_threads_reader_pref`` (the same with a hypothetical
+reader-preferring rwsem, which Linux does not have: no deadlock — the
+queueing rule, not the lock order alone, closes the cycle).
 
 What the model leaves out, and why: one mirror on the list (the race needs
 one); ``hmm->lock`` and the ranges invalidation at the top of
@@ -48,17 +69,19 @@ one); ``hmm->lock`` and the ranges invalidation at the top of
 list. The mirror is embedded in the driver's structure, so ``kfree(svmm)``
 frees it. The patch has no ``Fixes:`` tag; the window dates from Ralph
 Campbell's "mm/hmm: HMM should have a callback before MM is destroyed"
-(2018, whose v3 split the list removal from the callback; commit id not
-verified, so none is given). In the three-thread variants the hmm_update
-argument, ``mmap_sem``, the page table walks and the non-blocking
-``down_read_trylock`` path are left out, B unregisters an unrelated
-driver's mirror (nothing is freed), and thread C's own
-``sync_cpu_device_pagetables`` callback returns early for its own
-migration (``drv->migrating == current``, a cpu-local here): if it took the
-device lock again thread C would deadlock on its own, which is a different
-bug (Jason: such a driver "certainly can't recurse back into any mmu
-notifiers while holding that lock"), and Ralph did not say how his driver
-avoided it.
+(posted for v4.17, whose v3 split the list removal from the callback;
+commit id not verified, so none is given). In ``release_unregisters`` the
+driver and its release op are invented (no driver in the tree did this) and
+only the exiting thread runs: the deadlock needs no other. In the
+three-thread variants the hmm_update argument, ``mmap_sem``, the page table
+walks and the non-blocking ``down_read_trylock`` path are left out, B
+unregisters an unrelated driver's mirror (nothing is freed), and
+``drv->migrating`` is invented for the model: thread C's own
+``sync_cpu_device_pagetables`` callback returns early for C's own migration
+(``drv->migrating == current``, a cpu-local here). Without it thread C would
+take its device lock a second time and deadlock on its own, a different bug
+(Jason: such a driver "certainly can't recurse back into any mmu notifiers
+while holding that lock"); Ralph did not say how his driver avoided that.
 """
 
 from __future__ import annotations
@@ -67,11 +90,33 @@ from functools import partial
 
 from ..model import (Model, assign, call, down_read, down_write, free, goto, if_, label, let, local,
                      mutex_lock, mutex_unlock, step, up_read, up_write, use, var)
-from .base import Case, Fix, Variant, leaves_out
+from .base import Case, Exercise, Fix, Variant, leaves_out
 
 __all__ = ["CASE", "build"]
 
 MIRRORS = "hmm->mirrors"   # True while the mirror is on the list
+FIX = "14331726a3c4"
+EXIT_STACK = ("do_exit", "exit_mm", "mmput", "__mmput", "exit_mmap", "__mmu_notifier_release")
+EXIT_CONTEXT = "the process that owns the mm exits: exit_mmap() calls the mmu notifier .release"
+
+
+def _hmm_mirror_unregister(m: Model, unlink: str) -> None:
+    m.func("hmm_mirror_unregister", [
+        down_write("mirrors_sem", "down_write(&hmm->mirrors_sem);"),
+        assign(MIRRORS, False, unlink),
+        up_write("mirrors_sem", "up_write(&hmm->mirrors_sem);"),
+    ])
+
+
+def _hmm_release_after(m: Model, callback) -> None:
+    """hmm_release() as 14331726a3c4 left it: the read lock held across the callbacks."""
+    m.func("hmm_release", [
+        down_read("mirrors_sem", "down_read(&hmm->mirrors_sem);"),
+        if_(~var(MIRRORS), "done", "list_for_each_entry(mirror, &hmm->mirrors, list) {"),
+        callback,
+        label("done"),
+        up_read("mirrors_sem", "up_read(&hmm->mirrors_sem);"),
+    ])
 
 
 def _release(m: Model, variant: str) -> None:
@@ -95,19 +140,9 @@ def _release(m: Model, variant: str) -> None:
         ])
         unlink = "list_del_init(&mirror->list);"
     else:
-        m.func("hmm_release", [
-            down_read("mirrors_sem", "down_read(&hmm->mirrors_sem);"),
-            if_(~var(MIRRORS), "done", "list_for_each_entry(mirror, &hmm->mirrors, list) {"),
-            use("mirror", "    if (mirror->ops->release) mirror->ops->release(mirror);"),
-            label("done"),
-            up_read("mirrors_sem", "up_read(&hmm->mirrors_sem);"),
-        ])
+        _hmm_release_after(m, use("mirror", "    if (mirror->ops->release) mirror->ops->release(mirror);"))
         unlink = "list_del(&mirror->list);"
-    m.func("hmm_mirror_unregister", [
-        down_write("mirrors_sem", "down_write(&hmm->mirrors_sem);"),
-        assign(MIRRORS, False, unlink),
-        up_write("mirrors_sem", "up_write(&hmm->mirrors_sem);"),
-    ])
+    _hmm_mirror_unregister(m, unlink)
     m.func("nouveau_svmm_fini", [
         call("hmm_mirror_unregister", "hmm_mirror_unregister(&svmm->mirror);"),
         free("mirror", "kfree(*psvmm);   /* the mirror is embedded in the svmm */"),
@@ -117,9 +152,23 @@ def _release(m: Model, variant: str) -> None:
           stack=("exit_to_usermode_loop", "task_work_run", "____fput", "__fput", "drm_release", "drm_file_free",
                  "nouveau_drm_postclose", "nouveau_cli_fini", "nouveau_vmm_fini"),
           context="a driver unregisters and frees its mirror (nouveau: the DRM file is closed)")
-    m.cpu("CPU1", "hmm_release", comm="gpu_app", pid=3000,
-          stack=("do_exit", "exit_mm", "mmput", "__mmput", "exit_mmap", "__mmu_notifier_release"),
-          context="the process that owns the mm exits: exit_mmap() calls the mmu notifier .release")
+    m.cpu("CPU1", "hmm_release", comm="gpu_app", pid=3000, stack=EXIT_STACK, context=EXIT_CONTEXT)
+
+
+def _release_unregisters(m: Model) -> None:
+    """The fix, and a driver whose release op breaks the rule it imposes."""
+    m.shared(MIRRORS, True)
+    _hmm_release_after(m, call("drv_mirror_release",
+                               "    if (mirror->ops->release) mirror->ops->release(mirror);"))
+    # An invented driver: when the mm goes away it stops mirroring it at once.
+    m.func("drv_mirror_release", [
+        step("drv->mm_gone = true;   /* the process is exiting: stop using its mm */"),
+        call("hmm_mirror_unregister",
+             "hmm_mirror_unregister(mirror);   /* forbidden in a release op since " + FIX + " */"),
+    ])
+    _hmm_mirror_unregister(m, "list_del(&mirror->list);")
+    m.cpu("CPU0", "hmm_release", comm="gpu_app", pid=3000, stack=EXIT_STACK,
+          context=EXIT_CONTEXT + "; the driver's release op unregisters its mirror")
 
 
 def _three_threads(m: Model) -> None:
@@ -130,14 +179,14 @@ def _three_threads(m: Model) -> None:
     # thread is the driver's own migrate_vma() (which holds it already).
     m.func("drv_sync_cpu_device_pagetables", [
         if_(local("migrating"), "out",
-            "if (drv->migrating == current) return 0;   /* our own migrate_vma() */"),
+            "if (drv->migrating == current) return 0;   /* invented for the model: our own migrate_vma() */"),
         mutex_lock("device_lock", "mutex_lock(&drv->device_lock);"),
         step("invalidate the device's page table entries for [update->start, update->end);"),
         mutex_unlock("device_lock", "mutex_unlock(&drv->device_lock);"),
         label("out"),
     ])
     m.func("hmm_invalidate_range_start", [
-        down_read("mirrors_sem", "down_read(&hmm->mirrors_sem);"),
+        down_read("mirrors_sem", "down_read(&hmm->mirrors_sem);   /* held for read here before and after " + FIX + " */"),
         call("drv_sync_cpu_device_pagetables",
              "list_for_each_entry(mirror, ...) mirror->ops->sync_cpu_device_pagetables(mirror, &update);"),
         up_read("mirrors_sem", "up_read(&hmm->mirrors_sem);"),
@@ -158,7 +207,7 @@ def _three_threads(m: Model) -> None:
     ], via=("migrate_vma",))
     m.func("drv_migrate_to_device", [
         mutex_lock("device_lock", "mutex_lock(&drv->device_lock);"),
-        let("migrating", True, "drv->migrating = current;"),
+        let("migrating", True, "drv->migrating = current;   /* invented for the model */"),
         call("migrate_vma_collect", "migrate_vma(&drv_migrate_ops, vma, start, end, src, dst, drv);"),
         mutex_unlock("device_lock", "mutex_unlock(&drv->device_lock);"),
     ])
@@ -180,34 +229,143 @@ def build(variant: str):
     m.rwsem("mirrors_sem", cls="&hmm->mirrors_sem", reader_pref=(variant == "three_threads_reader_pref"))
     if variant in ("before", "after"):
         _release(m, variant)
+    elif variant == "release_unregisters":
+        _release_unregisters(m)
     else:
         _three_threads(m)
     return m.build()
 
 
+UAF = "CPU0 CPU1 CPU1 CPU1 CPU1 CPU0 CPU0 CPU0 CPU0 CPU1"
+FIXED_HMM_RELEASE = """down_write(&hmm->mirrors_sem);
+loop:
+mirror = list_first_entry_or_null(&hmm->mirrors, ...); if (!mirror) break;
+list_del_init(&mirror->list);
+if (mirror->ops->release) mirror->ops->release(mirror);
+}   /* while (mirror) */
+done:
+up_write(&hmm->mirrors_sem);"""
+FIXED_DRIVER_C = """mutex_lock(&drv->device_lock);
+drv->migrating = current;   /* invented for the model */
+mutex_unlock(&drv->device_lock);
+migrate_vma(&drv_migrate_ops, vma, start, end, src, dst, drv);"""
+
+EXERCISES = (
+    Exercise(
+        1, "schedule", "before", title="Reach the use after free: ops->release on a freed mirror",
+        goal="use_after_free", answer=UAF,
+        explain=("CPU0 must start tearing down first (it is in nouveau_svmm_fini), then CPU1 takes mirrors_sem, "
+                 "unlinks the mirror and drops the lock for the callback. Now CPU0's hmm_mirror_unregister() "
+                 "takes and releases mirrors_sem without waiting for anything, and kfree() frees the svmm that "
+                 "holds the mirror. CPU1's next step calls mirror->ops->release(mirror) on freed memory. "
+                 "Any order in which the free lands between CPU1's up_write and its callback is right."),
+        wrong=("CPU0* CPU1*", "CPU1* CPU0*", "CPU1 CPU1 CPU1 CPU1 CPU1 CPU0 CPU0 CPU0 CPU0")),
+    Exercise(
+        2, "verdict", "three_threads_reader_pref",
+        title="Predict: Ralph Campbell's three threads on a reader-preferring rwsem",
+        answer="clean",
+        explain=("With a reader-preferring rwsem, thread C's down_read() gets in beside thread A although thread "
+                 "B waits to write, so C finishes migrate_vma() and drops the device lock; A then takes it, "
+                 "finishes and drops mirrors_sem for B. The lock order is unchanged — A takes device_lock under "
+                 "mirrors_sem, C mirrors_sem under device_lock — but a read lock taken under a read lock only "
+                 "deadlocks if a waiting writer can stand between them. Linux's rw_semaphore queues a new "
+                 "reader behind a waiting writer, which is why the real three threads deadlock; Linux has no "
+                 "reader-preferring rw_semaphore, so this variant is hypothetical, for contrast only."),
+        wrong=("deadlock", "use_after_free")),
+    Exercise(
+        3, "fix", "before", title="Write the fix yourself: make hmm_release() safe against the free",
+        function="hmm_release", must_hold=(("mirror->ops->release", "mirrors_sem"),),
+        answer=FIXED_HMM_RELEASE,
+        explain=("Keep mirrors_sem across the callback: drop the up_write/down_write pair around "
+                 "mirror->ops->release(mirror). hmm_mirror_unregister() needs the lock for write, so it now "
+                 "waits until the callback has returned, and kfree() comes after. Upstream (" + FIX + ") went a "
+                 "step further: hmm_release() no longer unlinks the mirrors (hmm_mirror_unregister() does), so "
+                 "the walk only reads the list and down_read() is enough. Either way the lock is now held "
+                 "while driver code runs, and that is the rule the fix imposes: a release op must not register "
+                 "or unregister a mirror (variant release_unregisters)."),
+        wrong=(
+            # the unedited code: the window is still there
+            "down_write(&hmm->mirrors_sem);\nloop:\n"
+            "mirror = list_first_entry_or_null(&hmm->mirrors, ...); if (!mirror) break;\n"
+            "list_del_init(&mirror->list);\nup_write(&hmm->mirrors_sem);   /* so ops->release may wait for work */\n"
+            "if (mirror->ops->release) mirror->ops->release(mirror);\ndown_write(&hmm->mirrors_sem);\n"
+            "}   /* while (mirror) */\ndone:\nup_write(&hmm->mirrors_sem);",
+            # only the up_write dropped: the down_write after the callback waits for itself
+            "down_write(&hmm->mirrors_sem);\nloop:\n"
+            "mirror = list_first_entry_or_null(&hmm->mirrors, ...); if (!mirror) break;\n"
+            "list_del_init(&mirror->list);\nif (mirror->ops->release) mirror->ops->release(mirror);\n"
+            "down_write(&hmm->mirrors_sem);\n}   /* while (mirror) */\ndone:\nup_write(&hmm->mirrors_sem);",
+            # no lock at all: nothing makes hmm_mirror_unregister() wait
+            "loop:\nmirror = list_first_entry_or_null(&hmm->mirrors, ...); if (!mirror) break;\n"
+            "list_del_init(&mirror->list);\nif (mirror->ops->release) mirror->ops->release(mirror);\n"
+            "}   /* while (mirror) */\ndone:"),
+    ),
+    Exercise(
+        4, "fix", "three_threads", title="Fix thread C's driver the way the thread asked",
+        function="drv_migrate_to_device", must_hold=(("drv->migrating = current", "device_lock"),),
+        answer=FIXED_DRIVER_C,
+        explain=("Jason's answer in the thread was that thread C's driver is wrong: the lock its "
+                 "sync_cpu_device_pagetables callback takes may only guard device state, so the driver must "
+                 "not hold it across migrate_vma(), which enters the mmu notifiers and so takes mirrors_sem. "
+                 "Update the device state under device_lock, drop it, then migrate. Thread A can then always "
+                 "get device_lock, finish and let writer B through; nothing waits in a cycle. (Moving "
+                 "mutex_unlock() to the end or removing the lock does not work: the first keeps the cycle, "
+                 "the second leaves drv->migrating unprotected.)"),
+        wrong=(
+            "mutex_lock(&drv->device_lock);\ndrv->migrating = current;   /* invented for the model */\n"
+            "migrate_vma(&drv_migrate_ops, vma, start, end, src, dst, drv);\nmutex_unlock(&drv->device_lock);",
+            "drv->migrating = current;   /* invented for the model */\n"
+            "migrate_vma(&drv_migrate_ops, vma, start, end, src, dst, drv);",
+            "mutex_lock(&drv->device_lock);\nmutex_unlock(&drv->device_lock);\n"
+            "drv->migrating = current;   /* invented for the model */\n"
+            "migrate_vma(&drv_migrate_ops, vma, start, end, src, dst, drv);"),
+    ),
+)
+
+INVENTED = ("drv->migrating is invented for the model: it lets thread C's own invalidation skip the device "
+            "lock it already holds (Ralph did not say how his driver avoided that self-deadlock)")
+
 CASE = Case(
     id="hmm_release",
-    title="HMM: hmm_release drops mirrors_sem around ops->release (use after free)",
+    title="HMM: hmm_release drops mirrors_sem around ops->release (use after free); the rule its fix imposes",
     summary=("hmm_release() unlinked each mirror under hmm->mirrors_sem, then dropped the lock to call "
-             "mirror->ops->release(mirror). In that window hmm_mirror_unregister() had nothing left to "
-             "wait for and the driver freed the mirror, so the release call used freed memory. The fix "
-             "holds mirrors_sem for read across the callbacks. Ralph Campbell's three-thread scenario "
-             "shows the cost of holding an rwsem across driver callbacks: with Linux's writer-preferring "
-             "rwsem a queued hmm_mirror_unregister() makes a driver's device lock deadlock against "
-             "try_to_unmap()."),
+             "mirror->ops->release(mirror). In that window hmm_mirror_unregister() had nothing left to wait "
+             "for and the driver freed the mirror, so the release call used freed memory. The fix ("
+             + FIX + ") holds mirrors_sem for read across the callbacks, so a release op may no longer "
+             "register or unregister a mirror: hmm_mirror_unregister() would wait to write behind its own "
+             "thread's read lock. In review Ralph Campbell described a three-thread deadlock that the fix did "
+             "not cause: it goes through hmm_invalidate_range_start(), which already held mirrors_sem for read "
+             "around the drivers' sync_cpu_device_pagetables callbacks. Because Linux's rw_semaphore queues a "
+             "new reader behind a waiting writer, a driver that holds its device lock across migrate_vma() "
+             "deadlocks against try_to_unmap() and a queued hmm_mirror_unregister(); the answer in the thread "
+             "was that such a driver is wrong."),
+    kernels=("the use-after-free window: v4.17 (when ops->release was added) to v5.2; fixed in v5.3 by "
+             + FIX + "; hmm_mirror was removed for v5.5 (a22dd506400d)"),
     variants=(
-        Variant("before", "hmm_release drops mirrors_sem around ops->release",
+        Variant("before", "hmm_release drops mirrors_sem around ops->release (use after free)",
                 partial(build, "before"), expect="use_after_free"),
-        Variant("after", "mirrors_sem held for read across the callbacks (14331726a3c4)",
+        Variant("after", FIX + ": mirrors_sem held for read across ops->release",
                 partial(build, "after"), expect="nothing"),
-        Variant("three_threads", "try_to_unmap / hmm_mirror_unregister / migrate_vma, Linux rwsem",
-                partial(build, "three_threads"), lockdep=("CPU0*", "CPU1*", "CPU2*"), expect="deadlock"),
-        Variant("three_threads_reader_pref", "the same with a reader-preferring rwsem",
+        Variant("release_unregisters",
+                "the fix, with a driver whose release op calls hmm_mirror_unregister() (the rule it breaks)",
+                partial(build, "release_unregisters"), expect="deadlock",
+                note=("invented driver: no release op in the tree did this; " + FIX
+                      + " forbids it (down_write under the thread's own down_read)")),
+        Variant("three_threads",
+                "Ralph Campbell's three threads via hmm_invalidate_range_start (not caused by the fix): "
+                "thread C's driver holds its device lock across migrate_vma",
+                partial(build, "three_threads"), lockdep=("CPU0*", "CPU1*", "CPU2*"), expect="deadlock",
+                note=INVENTED),
+        Variant("three_threads_reader_pref",
+                "the same three threads with a reader-preferring rwsem (hypothetical)",
                 partial(build, "three_threads_reader_pref"), lockdep=("CPU0*", "CPU1*", "CPU2*"),
-                expect="nothing"),
+                expect="nothing",
+                note="hypothetical: Linux has no reader-preferring rw_semaphore; shown for contrast. " + INVENTED),
     ),
-    fix=Fix("mm/hmm: Remove confusing comment and logic from hmm_release", "14331726a3c4",
-            "https://git.kernel.org/torvalds/c/14331726a3c4"),
+    fix=Fix("mm/hmm: Remove confusing comment and logic from hmm_release", FIX,
+            "https://git.kernel.org/torvalds/c/14331726a3c4",
+            note=("Merged for v5.3; no Fixes: tag. Drivers may no longer register or unregister mirrors "
+                  "from within a release op.")),
     fixes=None,   # the patch carries no Fixes: tag (see the module docstring)
     later=(
         Fix("hmm: use mmu_notifier_get/put for 'struct hmm'", "c7d8b7824ff9",
@@ -221,4 +379,5 @@ CASE = Case(
            "https://lore.kernel.org/r/20190624210110.5098-12-jgg@ziepe.ca"),
     date="2019-06",
     simplifications=leaves_out(__doc__),
+    exercises=EXERCISES,
 )
