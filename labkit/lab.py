@@ -31,7 +31,7 @@ from .errors import LabError
 
 __all__ = ["View", "cases", "story", "code", "explore", "bug", "replay", "timeline", "before_after",
            "lockdep", "lock_order", "wait_for", "compare", "stepper", "set_theme",
-           "check", "solution", "check_schedule", "check_verdict", "check_fix", "check_chain",
+           "before_after_plan", "check", "solution", "check_schedule", "check_verdict", "check_fix", "check_chain",
            "fix_template", "rarity"]
 
 _THEME = {"name": "light"}
@@ -203,17 +203,70 @@ def timeline(case_id: str, variant: str = "before", schedule: str | None = None,
     return View(timeline_text(trace, upto=upto), png=figure_png(ax.figure))
 
 
-def before_after(case_id: str, schedule: str | None = None, variants=None) -> View:
-    """The same schedule on each variant, one timeline above the other."""
-    from .render import draw_before_after, figure_png, replay_prefix, timeline_text
+def _same_threads(a, b) -> bool:
+    return [(c.name, c.entry) for c in a.cpus] == [(c.name, c.entry) for c in b.cpus]
+
+
+def before_after_plan(case_id: str, schedule: str | None = None, variants=None) -> list[tuple[str, str, str]]:
+    """What :func:`before_after` shows for each variant: ``(variant, schedule, why)``.
+
+    Where a variant's cpus run the same entry functions as the first one, it
+    replays the first one's schedule (and the picture says where it stops).
+    Where the threads differ, replaying that schedule would compare different
+    programs, so the variant shows its own shortest bug, or, when it has none,
+    each cpu running in turn, and ``why`` says so.
+
+    >>> [(v, why.split(':')[0]) for v, _, why in before_after_plan("abba")]
+    [('before', 'the schedule'), ('after', 'the schedule')]
+    """
+    from .explore import explore as _explore
+    from .render import replay_prefix
     case = get_case(case_id)
     variants = tuple(variants or case.variant_ids)
-    sched = _schedule(case_id, variants[0], schedule)
-    fig = draw_before_after(case_id, sched, variants=variants, theme=_THEME["name"])
-    parts = []
     for v in variants:
-        trace, why = replay_prefix(program(case_id, v), sched)
-        parts.append(f"--- {case_id}/{v}" + (f": {why}" if why else "") + "\n" + timeline_text(trace))
+        case.variant(v)
+    sched = _schedule(case_id, variants[0], schedule)
+    first = program(case_id, variants[0])
+    plan = []
+    for v in variants:
+        prog = program(case_id, v)
+        r = _explore(prog)
+        if _same_threads(first, prog):
+            trace, _ = replay_prefix(prog, sched)
+            if trace.findings or not r.findings:
+                plan.append((v, sched, "the schedule: " + (sched or "(none)")))
+                continue
+            # Never let the picture say "nothing found" where the explorer finds a bug.
+            f = r.findings[0]
+            plan.append((v, f.schedule, f"the first schedule finds nothing here, but another does: its own "
+                                        f"shortest bug, {f.kind.replace('_', ' ')} at step {f.step}"))
+            continue
+        if r.findings:
+            f = r.findings[0]
+            plan.append((v, f.schedule, f"other threads run here, so its own shortest bug: "
+                                        f"{f.kind.replace('_', ' ')} at step {f.step}"))
+        else:
+            plan.append((v, " ".join(f"{c}*" for c in prog.cpu_names),
+                         "other threads run here; the explorer finds no bug in any interleaving "
+                         "(shown: each cpu in turn)"))
+    return plan
+
+
+def before_after(case_id: str, schedule: str | None = None, variants=None) -> View:
+    """Each variant under the same schedule, one timeline above the other —
+    or, where a variant runs different threads, under its own bug schedule
+    (see :func:`before_after_plan`; the titles say which)."""
+    from .render import draw_before_after, figure_png, replay_prefix, timeline_text
+    plan = before_after_plan(case_id, schedule, variants)
+    variants = tuple(v for v, _, _ in plan)
+    scheds = {v: s for v, s, _ in plan}
+    notes = {v: why for v, _, why in plan if not why.startswith("the schedule: ")}
+    fig = draw_before_after(case_id, scheds, variants=variants, theme=_THEME["name"], notes=notes)
+    parts = []
+    for v, s, why in plan:
+        trace, stop = replay_prefix(program(case_id, v), s)
+        head = f"--- {case_id}/{v}: " + (notes.get(v) or (stop or f"whole schedule ({len(trace.steps)} steps)"))
+        parts.append(head + "\n" + timeline_text(trace))
     return View("\n\n".join(parts), png=figure_png(fig))
 
 

@@ -94,3 +94,24 @@ def test_in_ipython_a_lab_error_is_one_line(capsys):
                                "mm_iommu/before (cpus: CPU0, CPU1)")
     finally:
         InteractiveShell.clear_instance()
+
+
+@pytest.mark.parametrize("case_id", ["mm_iommu", "iommufd_access", "kvm_vfio", "s390_release", "hmm_release"])
+def test_before_after_is_never_contradicted_by_the_explorer(case_id):
+    """Each panel either reaches a bug, or is of a variant the explorer finds clean."""
+    from labkit.cases import program
+    from labkit.explore import explore
+    from labkit.render import replay_prefix
+    for v, sched, why in lab.before_after_plan(case_id):
+        prog = program(case_id, v)
+        trace, _ = replay_prefix(prog, sched)
+        if explore(prog).findings:
+            assert trace.findings, (case_id, v, why)
+        else:
+            assert not trace.findings, (case_id, v, why)
+
+
+def test_kvm_vfio_after_shows_its_own_deadlock():
+    text = lab.before_after("kvm_vfio").text
+    after = text.split("--- kvm_vfio/after", 1)[1].split("--- kvm_vfio/", 1)[0]
+    assert "DEADLOCK" in after

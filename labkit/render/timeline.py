@@ -455,8 +455,8 @@ def replay_prefix(prog, schedule: str):
     return good, None
 
 
-def draw_before_after(case_id: str, schedule: str, variants=("before", "after"), upto: int | None = None,
-                      theme: str = "light"):
+def draw_before_after(case_id: str, schedule, variants=("before", "after"), upto: int | None = None,
+                      theme: str = "light", notes: dict | None = None):
     """The same schedule on several variants of a case, one timeline above the other.
 
     Each variant replays the schedule as far as it goes; where it cannot go
@@ -466,8 +466,11 @@ def draw_before_after(case_id: str, schedule: str, variants=("before", "after"),
     Parameters
     ----------
     case_id : str
-    schedule : str
-        E.g. a finding's ``schedule`` on the ``before`` variant.
+    schedule : str or dict
+        E.g. a finding's ``schedule`` on the ``before`` variant; or one
+        schedule per variant id (when the variants run different threads).
+    notes : dict, optional
+        Per variant id, a sentence for its title in place of the default.
     variants : sequence of str
     upto : int, optional
         Cursor step, drawn on every timeline.
@@ -485,7 +488,7 @@ def draw_before_after(case_id: str, schedule: str, variants=("before", "after"),
     runs = []
     for v in variants:
         prog = program(case_id, v)
-        trace, stop = replay_prefix(prog, schedule)
+        trace, stop = replay_prefix(prog, schedule[v] if isinstance(schedule, dict) else schedule)
         runs.append((prog, trace, stop))
     n = max(len(t.steps) for _, t, _ in runs)
     rows = max(1, max((iv.level + 1 for _, t, _ in runs for iv in lock_intervals(t)), default=1))
@@ -496,12 +499,12 @@ def draw_before_after(case_id: str, schedule: str, variants=("before", "after"),
     axes = [axes] if len(variants) == 1 else list(axes)
     for ax, (prog, trace, stop) in zip(axes, runs):
         head = f"{prog.case}/{prog.variant}: {prog.title}" if prog.title else f"{prog.case}/{prog.variant}"
-        found = [f"{f.kind.replace('_', ' ')} at step {f.step}" for f in trace.findings]
-        if stop:
-            tail = f"the schedule {stop}"
+        found = list(dict.fromkeys(f"{f.kind.replace('_', ' ')} at step {f.step}" for f in trace.findings))
+        if notes and notes.get(prog.variant):
+            tail = notes[prog.variant]
         else:
-            tail = f"whole schedule ({len(trace.steps)} steps)"
-        tail += "; " + ("; ".join(found) if found else "nothing found")
+            tail = f"the schedule {stop}" if stop else f"whole schedule ({len(trace.steps)} steps)"
+            tail += "; " + ("; ".join(found) if found else "nothing found")
         draw_timeline(trace, ax=ax, upto=upto if upto is None else min(upto, len(trace.steps)),
                       title=head + "\n" + tail, theme=theme, rows=rows)
         if stop:
