@@ -139,6 +139,12 @@ def _paren(e: Expr) -> str:
 
 
 def _wrap(v: Any) -> Expr:
+    if not isinstance(v, Expr):
+        try:
+            hash(v)
+        except TypeError:
+            raise ModelError(f"{_caller()}: {v!r} cannot be a value in a model (use a number, a string, "
+                             f"None or a tuple: states are compared and hashed)") from None
     return v if isinstance(v, Expr) else Expr(("const", v))
 
 
@@ -208,7 +214,31 @@ def _caller(depth: int = 2) -> str:
 
 
 def _op(kind: str, args: tuple, text: str | None, default: str) -> Op:
-    return Op(kind, args, text if text is not None else default, _caller())
+    where = _caller()
+    text = text if text is not None else default
+    if not isinstance(text, str):
+        raise ModelError(f"{where}: {kind}(): the line's text must be a string, not {text!r}")
+    return Op(kind, args, text, where)
+
+
+def _name(value: Any, what: str, where: str) -> str:
+    """``value`` if it is a non-empty string, else a ModelError naming ``where``."""
+    if not isinstance(value, str) or not value:
+        raise ModelError(f"{where}: {what} must be a name (a non-empty string), not {value!r}")
+    return value
+
+
+def _names(values: Any, what: str, where: str) -> tuple[str, ...]:
+    """A list of names as a tuple (a lone string is an error, not its letters)."""
+    if isinstance(values, str) or values is None:
+        raise ModelError(f"{where}: {what} must be a list of names, not {values!r}")
+    try:
+        items = tuple(values)
+    except TypeError:
+        raise ModelError(f"{where}: {what} must be a list of names, not {values!r}") from None
+    for v in items:
+        _name(v, f"each of {what}", where)
+    return items
 
 
 def mutex_lock(lock: str, text: str | None = None) -> Op:
@@ -310,13 +340,13 @@ def goto(target: str, text: str | None = None) -> Op:
 
 def label(name: str) -> Op:
     """A jump target; not a step (takes no time, is never shown as a step)."""
-    return _op("label", (name,), None, f"{name}:")
+    return _op("label", (_name(name, "label()", _caller()),), None, f"{name}:")
 
 
 def call(func: str, text: str | None = None, via: Iterable[str] = ()) -> Op:
     """Call a model function. ``via`` names kernel functions between this call
     site and the callee that are not modelled (overrides the callee's ``via``)."""
-    return _op("call", (func, tuple(via)), text, f"{func}();")
+    return _op("call", (func, _names(via, "call(via=...)", _caller())), text, f"{func}();")
 
 
 def ret(text: str | None = None) -> Op:
@@ -468,6 +498,7 @@ class Model:
     # -- declarations -------------------------------------------------------
     def _declare(self, name: str, table: str):
         where = _caller(3)
+        _name(name, f"a {table}'s name", where)
         for t in (self._locks, self._vars, self._refs, self._objects):
             if name in t:
                 raise ModelError(f"{where}: {name!r} is declared twice (the model names each lock, "
@@ -476,6 +507,8 @@ class Model:
 
     def _lock(self, name, kind, cls, reader_pref=False):
         where = self._declare(name, "lock")
+        if cls is not None:
+            _name(cls, f"lock {name!r}: its class", where)
         self._locks[name] = LockDecl(name, kind, cls or name, reader_pref, where)
 
     def mutex(self, name: str, cls: str | None = None) -> None:
@@ -488,26 +521,35 @@ class Model:
     def rwsem(self, name: str, cls: str | None = None, reader_pref: bool = False) -> None:
         """Declare a ``struct rw_semaphore``.
 
-        Linux rwsems are writer-preferring: once a writer waits, new readers
-        queue behind it. ``reader_pref=True`` models the contrasting
-        reader-preferring lock, where readers always get in while no writer
-        holds it (lockdep calls such readers *recursive*).
+        As in Linux, waiters queue in order: while a writer waits, a new
+        reader queues behind it instead of joining the readers inside.
+        (Linux's rwsem is not simply "writer-preferring": its queue is FIFO
+        with lock handoff, ``kernel/locking/rwsem.c``.) ``reader_pref=True``
+        models a reader-preferring lock, which Linux does not have, for
+        contrast: readers get in whenever no writer holds it (lockdep calls
+        such readers *recursive*).
         """
         self._lock(name, "rwsem", cls, reader_pref)
 
     def shared(self, name: str, initial: Any = None) -> None:
         """Declare a shared variable (a field, flag or pointer) and its initial value."""
         self._declare(name, "var")
+        _wrap(initial)          # a value must be hashable: states are
         self._vars[name] = initial
 
     def ref(self, name: str, initial: int = 1) -> None:
         """Declare a refcount with its initial count."""
-        self._declare(name, "ref")
-        self._refs[name] = int(initial)
+        where = self._declare(name, "ref")
+        if not isinstance(initial, int) or isinstance(initial, bool) or initial < 0:
+            raise ModelError(f"{where}: refcount {name!r}: the initial count must be a whole number "
+                             f"0 or more, not {initial!r}")
+        self._refs[name] = initial
 
     def object(self, name: str, allocated: bool = True) -> None:
         """Declare an object whose lifetime is checked (use after free, double free)."""
-        self._declare(name, "object")
+        where = self._declare(name, "object")
+        if not isinstance(allocated, bool):
+            raise ModelError(f"{where}: object {name!r}: allocated must be True or False, not {allocated!r}")
         self._objects[name] = allocated
 
     def func(self, name: str, ops: Iterable[Op], via: Iterable[str] = ()) -> None:
@@ -518,20 +560,37 @@ class Model:
         stacks read like the real ones.
         """
         where = _caller(2)
+        _name(name, "a function's name", where)
         if name in self._funcs:
             raise ModelError(f"{where}: function {name!r} is defined twice")
+        if isinstance(ops, (str, Op)) or not hasattr(ops, "__iter__"):
+            raise ModelError(f"{where}: function {name!r}: its steps must be a list of steps "
+                             f"(mutex_lock(), put(), step() ...), not {ops!r}")
         self._funcs[name] = (list(ops), where)
-        self._via[name] = tuple(via)
+        self._via[name] = _names(via, f"function {name!r}: via", where)
 
     def cpu(self, name: str, entry: str, *, comm: str = "task", pid: int = 1,
             stack: Iterable[str] = (), context: str = "") -> None:
         """Declare a cpu that runs ``entry`` (cpus are named ``CPU0``, ``CPU1`` ...)."""
         where = _caller(2)
-        self._cpus.append(CpuDecl(name, entry, comm, pid, tuple(stack), context, where))
+        _name(name, "a cpu's name", where)
+        _name(entry, f"cpu {name!r}: its entry function", where)
+        _name(comm, f"cpu {name!r}: comm", where)
+        if not isinstance(pid, int) or isinstance(pid, bool):
+            raise ModelError(f"{where}: cpu {name!r}: pid must be a whole number, not {pid!r}")
+        if not isinstance(context, str):
+            raise ModelError(f"{where}: cpu {name!r}: context must be a string, not {context!r}")
+        stack = _names(stack, f"cpu {name!r}: stack", where)
+        self._cpus.append(CpuDecl(name, entry, comm, pid, stack, context, where))
 
     def invariant(self, name: str, cond: Expr, message: str, when: str = "always") -> None:
         """A named check: a ``warn`` finding whenever ``cond`` is false."""
         where = _caller(2)
+        _name(name, "an invariant's name", where)
+        if not isinstance(cond, Expr):
+            raise ModelError(f"{where}: invariant {name!r} needs an Expr condition, got {cond!r}")
+        if not isinstance(message, str):
+            raise ModelError(f"{where}: invariant {name!r}: message must be a string, not {message!r}")
         if when not in ("always", "end"):
             raise ModelError(f"{where}: invariant {name!r}: when must be 'always' or 'end', not {when!r}")
         self._invariants.append(Invariant(name, cond, message, when, where))
@@ -599,6 +658,9 @@ class Model:
     def _check_op(self, fname, op, labels, func_names, locals_):
         here = f"{op.where}: in {fname}(), step {op.text!r}"
         k = op.kind
+        for a in op.args:   # operands are names, conditions, values (Expr) or lists of names
+            if not (a is None or isinstance(a, (str, Expr, tuple))):
+                raise ModelError(f"{here}: {a!r} is not a name (names are strings)")
         if k in ACQUIRE_OPS or k in RELEASE_OPS or k in TRYLOCK_OPS:
             lock = op.args[0]
             want_kind = (ACQUIRE_OPS.get(k) or RELEASE_OPS.get(k) or TRYLOCK_OPS[k])[0]
@@ -671,7 +733,11 @@ def rebuild(prog: Program, functions: dict[str, Iterable[Op]]) -> Program:
     m._vars, m._refs, m._objects = dict(prog.vars), dict(prog.refs), dict(prog.objects)
     for fn in prog.functions:
         if fn.name in functions:
-            ops = list(functions[fn.name])
+            ops = functions[fn.name]
+            if isinstance(ops, (str, Op)) or not hasattr(ops, "__iter__"):
+                raise ModelError(f"{prog.case}/{prog.variant}: the new steps of {fn.name}() must be a "
+                                 f"list of steps, not {ops!r}")
+            ops = list(ops)
         else:
             at: dict[int, list[str]] = {}
             for name, i in fn.labels.items():

@@ -9,8 +9,10 @@ states and a trace can keep every state it passed through.
 Sleeping locks are modelled in two phases, as the kernel does: a cpu that
 tries a lock it cannot get first *blocks* (one step: it joins the lock's wait
 queue and the timeline shows it waiting), and takes the lock in a later step
-once the lock is granted to it. The wait queue is what makes a writer-
-preferring ``rw_semaphore`` hold back new readers.
+once the lock is granted to it. The wait queue is what makes an
+``rw_semaphore`` hold back a new reader while a writer waits: as in Linux,
+waiters queue in order, and a reader does not overtake a queued writer to
+join the readers already inside.
 """
 
 from __future__ import annotations
@@ -166,9 +168,12 @@ def _grantable(prog: Program, state: State, l: int, cpu: int, mode: int, queued:
     """May ``cpu`` take lock ``l`` in ``mode`` now?
 
     Mutexes and spinlocks: whenever free (a waiter has no right of way, as
-    with optimistic spinning). rw_semaphores: FIFO like Linux's — a reader
-    gets in only if no writer holds the lock and no writer waits ahead of
-    it; unless the rwsem is reader-preferring, where readers ignore waiters.
+    with optimistic spinning). rw_semaphores: waiters queue in order, as in
+    Linux — a reader gets in only if no writer holds the lock and no writer
+    waits ahead of it; unless the rwsem is reader-preferring (Linux has none;
+    it is here for contrast), where readers ignore waiters. Linux also lets a
+    newcomer steal a lock that is momentarily free, bounded by a handoff to
+    the first waiter; the model leaves stealing out.
     """
     if state.owner[l] != _FREE:
         return False
@@ -217,6 +222,14 @@ def _blockers(prog: Program, state: State, cpu: int) -> tuple[int, tuple[int, ..
     return l, tuple(sorted(who))
 
 
+def _queued_as(state: State, l: int, cpus) -> str:
+    """``a waiting writer``, ``waiting readers`` ...: what the cpus queued
+    ahead on lock ``l`` wait to do (a writer can wait behind a queued reader)."""
+    modes = {m for c, m in state.queue[l] if c in cpus}
+    who = "writer" if modes == {WRITE} else "reader" if modes == {READ} else "waiter"
+    return f"a waiting {who}" if len(cpus) == 1 else f"waiting {who}s"
+
+
 def can_step(prog: Program, state: State, cpu: int) -> bool:
     """Is ``cpu``'s next step enabled in ``state``?"""
     if state.broken:
@@ -257,7 +270,7 @@ def blocked_reason(prog: Program, state: State, cpu: int) -> str | None:
         parts.append("held by " + ", ".join(prog.cpus[c].name for c in holders))
     if ahead:
         parts.append("queued ahead by " + ", ".join(prog.cpus[c].name for c in ahead)
-                     + (" (a waiting writer)" if len(ahead) == 1 else " (waiting writers)"))
+                     + f" ({_queued_as(state, l, ahead)})")
     return f"{name} waits for {lock} " + (", ".join(parts) if parts else "(its turn in the queue has not come)")
 
 
@@ -586,8 +599,8 @@ def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Fin
             elif state.owner[l] == h or h in state.readers[l]:
                 parts.append(f"{names[w]} waits for {lock} held by {names[h]}")
             else:
-                # Writer preference: not a holder, a writer queued ahead of it.
-                parts.append(f"{names[w]} waits for {lock} queued ahead by {names[h]} (a waiting writer)")
+                # Not a holder: a waiter queued ahead of it (rwsem waiters queue in order).
+                parts.append(f"{names[w]} waits for {lock} queued ahead by {names[h]} ({_queued_as(state, l, (h,))})")
         # The kind is printed beside the message; only say what kind of deadlock.
         head = "AA deadlock: " if len(cyc) == 1 else ""
         edges = tuple((names[w], prog.locks[l].name, names[h]) for w, h, l in cyc)

@@ -59,7 +59,8 @@ def wait_text(prog, state, cpu: int) -> str | None:
     """What ``cpu`` waits for in ``state``, or ``None`` when it is not waiting.
 
     Distinguishes a lock *held* by another cpu from one it must wait for
-    because a writer is *queued ahead* of it (an rwsem's writer preference).
+    because a writer is *queued ahead* of it (an rwsem's waiters queue in
+    order: a new reader waits behind a queued writer).
 
     >>> from labkit.cases import program
     >>> from labkit.trace import replay
