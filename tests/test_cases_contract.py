@@ -14,6 +14,7 @@ from labkit.trace import replay
 CONTRACT = {
     ("mm_iommu", "before"): {"deadlock"},
     ("mm_iommu", "after"): set(),
+    ("mm_iommu", "after_no_early_return"): {"deadlock"},
     ("iommufd_access", "before"): {"deadlock"},
     ("iommufd_access", "after"): set(),
     ("kvm_vfio", "before"): {"deadlock"},

@@ -255,7 +255,7 @@ def test_draw_before_after_mm_iommu(mm_schedule, artifacts_dir):
     assert "deadlock at step 12" in before.get_title(loc="left")
     title = " ".join(after.get_title(loc="left").split())
     assert "mm_iommu/after" in title
-    assert "stops at step 11 of 12 (CPU1): CPU1 waits for mmap_sem held by CPU0" in title
+    assert "stops at step 12 of 12 (CPU1): CPU1 waits for mmap_sem held by CPU0" in title
     assert before.get_xlim() == after.get_xlim()
     fig.savefig(artifacts_dir / "render_before_after_mm_iommu.png", dpi=100)
 
