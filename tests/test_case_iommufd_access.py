@@ -12,6 +12,7 @@ from labkit.trace import replay
 
 CASE_ID = "iommufd_access"
 EXPECTED = {"before": {"deadlock"}, "after": set()}
+DESTROY = {"destroy_race": {"warn"}, "destroy_race_fixed": set()}
 
 # The lockdep report in the seed, innermost frame first (primitives dropped).
 REPORT_DESTROY = ("iommufd_object_destroy_user", "iommufd_access_destroy", "iommufd_test_staccess_release",
@@ -64,6 +65,9 @@ def test_lock_classes_are_lockdeps():
     for v in EXPECTED:
         classes = {l.cls for l in program(CASE_ID, v).locks}
         assert classes == {"&obj->destroy_rwsem", "&staccess->lock"}
+    for v in DESTROY:
+        classes = {l.cls for l in program(CASE_ID, v).locks}
+        assert classes == {"&obj->destroy_rwsem", "&xa->xa_lock"}
 
 
 def test_destroy_waits_for_the_callback():
@@ -81,17 +85,83 @@ def test_destroy_waits_for_the_callback():
     assert all(th.status == DONE for th in t.final.threads)
 
 
+# --- IOMMU_DESTROY against the driver's destroy: 99f98a7c0d69 ---------------------------------
+
+def test_destroy_race_is_syzbots_warn():
+    """Before 99f98a7c0d69 IOMMU_DESTROY keeps a reference after dropping
+    destroy_rwsem; a driver destroying its access then finds two references,
+    not one, and iommufd_access_destroy() WARNs. Nothing deadlocks, nothing
+    is freed twice: IOMMU_DESTROY then destroys the object itself."""
+    prog = program(CASE_ID, "destroy_race")
+    r = explore(prog)
+    assert r.complete and {f.kind for f in r.findings} == {"warn"}
+    (f,) = r.findings
+    assert "WARN_ON(!was_destroyed)" in f.message and f.cpus == ("CPU1",)
+    t = replay(prog, f.schedule)
+    warn = t.steps[-1]
+    assert warn.stack[-1] == "iommufd_access_destroy" and warn.op.text == "WARN_ON(!was_destroyed);"
+    # The window: CPU0 holds a users reference but no longer the rwsem.
+    window = next(s for s in t.steps if s.cpu == "CPU0" and s.op.text.startswith("iommufd_ref_to_users"))
+    assert window.op.kind == "up_read"
+    assert t.final.refs[prog.ref_index["obj->users"]] == 2
+    # Let IOMMU_DESTROY finish: it destroys the object, once.
+    done = replay(prog, f.schedule + " CPU0*")
+    assert all(th.status == DONE for th in done.final.threads)
+    assert done.final.refs[prog.ref_index["obj->users"]] == 0
+    assert {g.kind for g in done.findings} == {"warn"}
+
+
+def test_destroy_race_needs_the_window():
+    """Either side alone first, nothing goes wrong: the driver destroys the
+    access and IOMMU_DESTROY gets -ENOENT, or IOMMU_DESTROY gets -EBUSY."""
+    prog = program(CASE_ID, "destroy_race")
+    for sched in ("CPU1* CPU0*", "CPU0* CPU1*"):
+        t = replay(prog, sched)
+        assert not t.findings and all(th.status == DONE for th in t.final.threads)
+        assert t.final.refs[prog.ref_index["obj->users"]] == 0
+
+
+def test_destroy_race_fixed_takes_no_reference():
+    prog = program(CASE_ID, "destroy_race_fixed")
+    r = explore(prog)
+    assert r.complete and not r.findings
+    # IOMMU_DESTROY never touches destroy_rwsem and never raises the count.
+    for name in ("iommufd_destroy", "iommufd_object_remove"):
+        kinds = {op.kind for op in prog.function(name).ops}
+        assert not kinds & {"down_read_trylock", "down_write", "up_read", "get", "get_not_zero"}
+    # The WARN moved into __iommufd_object_destroy_user(), as in 99f98a7c0d69.
+    assert any(op.kind == "warn_on" for op in prog.function("__iommufd_object_destroy_user").ops)
+    assert not any(op.kind == "warn_on" for op in prog.function("iommufd_access_destroy").ops)
+
+
+def test_destroy_variants_keep_lockdep_quiet():
+    from labkit.lockdep import lockdep_run
+    for v in DESTROY:
+        assert lockdep_run(CASE_ID, v).reports == []
+
+
 def test_metadata():
     c = get_case(CASE_ID)
     assert c.title and len(c.summary) > 100
-    assert c.variant_ids == ("before", "after")
-    assert re.fullmatch(r"[0-9a-f]{12}", c.fix.commit)
+    assert c.variant_ids == ("before", "after", "destroy_race", "destroy_race_fixed")
+    assert c.fix.commit == "8d40205f6093" and c.fix.status == "merged"
     assert c.fix.subject == "iommufd: Add kAPI toward external drivers for kernel access"
     assert c.fixes is None
     for f in c.later:
-        assert f.subject and (f.commit is None or re.fullmatch(r"[0-9a-f]{12}", f.commit))
+        assert f.subject and f.status == "merged" and re.fullmatch(r"[0-9a-f]{12}", f.commit)
+    # Checked upstream (see the case docstring): id and subject of each later commit.
+    assert {f.commit: f.subject for f in c.later} == {
+        "99f98a7c0d69": "iommufd: IOMMUFD_DESTROY should not increase the refcount",
+        "83f7bc6fdfd2": "iommufd: Make destroy_rwsem use a lock class per object type",
+        "6f9c4d8c468c": "iommufd: Do not UAF during iommufd_put_object()",
+    }
+    # Which kernels: destroy_rwsem from 6.2 to 6.6, said where a student reads it.
+    for text in (c.kernels, c.summary):
+        assert "6.2" in text and "6.6" in text and "6.7" in text
+    assert "99f98a7c0d69" in c.summary and "99f98a7c0d69" in c.variant("destroy_race_fixed").title
     assert c.links and all(l.startswith("https://lore.kernel.org/") for l in c.links)
     assert re.fullmatch(r"\d{4}-\d{2}", c.date)
     assert "xa_lock" in c.simplifications
     for v in c.variants:
-        assert v.title and v.expect and v.lockdep == ("CPU1*", "CPU0*")
+        assert v.title and v.expect
+        assert v.lockdep == (("CPU1*", "CPU0*") if v.id in EXPECTED else ())
