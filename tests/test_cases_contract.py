@@ -17,6 +17,8 @@ CONTRACT = {
     ("mm_iommu", "after_no_early_return"): {"deadlock"},
     ("iommufd_access", "before"): {"deadlock"},
     ("iommufd_access", "after"): set(),
+    ("iommufd_access", "destroy_race"): {"warn"},
+    ("iommufd_access", "destroy_race_fixed"): set(),
     ("kvm_vfio", "before"): {"deadlock"},
     ("kvm_vfio", "after"): {"deadlock"},
     ("kvm_vfio", "final"): set(),
