@@ -137,6 +137,11 @@ def _schedule_hint(prog: Program, trace, target) -> str:
     if target is None:
         return ""
     if target.kind == "deadlock" and target.cycle:
+        if len(target.cycle) == 1 and target.cycle[0][0] == target.cycle[0][2]:
+            cpu, lock, _ = target.cycle[0]
+            return (f"in the deadlock {cpu} asks for {lock} while it already holds it, further down a call "
+                    f"chain. Which step decides whether {cpu} goes down that path, and what must another cpu "
+                    f"have done before it?")
         holders = {}
         for waiter, lock, holder in target.cycle:
             holders.setdefault(holder, set()).add(lock)

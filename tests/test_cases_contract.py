@@ -21,6 +21,7 @@ CONTRACT = {
     ("iommufd_access", "destroy_race_fixed"): set(),
     ("kvm_vfio", "before"): {"deadlock"},
     ("kvm_vfio", "after"): {"deadlock"},
+    ("kvm_vfio", "half_fix"): {"deadlock"},   # hypothetical: vfio's own reference alone
     ("kvm_vfio", "final"): set(),
     ("s390_release", "before"): {"warn"},
     ("s390_release", "after"): set(),
