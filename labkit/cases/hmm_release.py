@@ -308,9 +308,10 @@ EXERCISES = (
                  "sync_cpu_device_pagetables callback takes may only guard device state, so the driver must "
                  "not hold it across migrate_vma(), which enters the mmu notifiers and so takes mirrors_sem. "
                  "Update the device state under device_lock, drop it, then migrate. Thread A can then always "
-                 "get device_lock, finish and let writer B through; nothing waits in a cycle. (Moving "
-                 "mutex_unlock() to the end or removing the lock does not work: the first keeps the cycle, "
-                 "the second leaves drv->migrating unprotected.)"),
+                 "get device_lock, finish and let writer B through; nothing waits in a cycle. (Keeping the "
+                 "lock across the call keeps the cycle; removing it leaves drv->migrating unprotected. Once C "
+                 "no longer holds device_lock during migrate_vma(), its own callback could even take it: the "
+                 "invented flag only spared the broken driver a self-deadlock.)"),
         wrong=(
             "mutex_lock(&drv->device_lock);\ndrv->migrating = current;   /* invented for the model */\n"
             "migrate_vma(&drv_migrate_ops, vma, start, end, src, dst, drv);\nmutex_unlock(&drv->device_lock);",
@@ -339,8 +340,8 @@ CASE = Case(
              "new reader behind a waiting writer, a driver that holds its device lock across migrate_vma() "
              "deadlocks against try_to_unmap() and a queued hmm_mirror_unregister(); the answer in the thread "
              "was that such a driver is wrong."),
-    kernels=("the use-after-free window: v4.17 (when ops->release was added) to v5.2; fixed in v5.3 by "
-             + FIX + "; hmm_mirror was removed for v5.5 (a22dd506400d)"),
+    kernels=("the use-after-free window: from the addition of ops->release (posted for v4.17; that commit "
+             "not verified) to v5.2; fixed in v5.3 by " + FIX + "; hmm_mirror was removed for v5.5 (a22dd506400d)"),
     variants=(
         Variant("before", "hmm_release drops mirrors_sem around ops->release (use after free)",
                 partial(build, "before"), expect="use_after_free"),
