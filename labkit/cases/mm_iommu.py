@@ -7,8 +7,9 @@ orders:
   ``mm_iommu_new()``) took ``mem_list_mutex``, then ``mmap_sem``: for write
   to add the region to ``locked_vm``, for read to pin the pages;
 * ``mmap()`` of the NVLink2 GPU RAM region (``vfio_pci_nvgpu_mmap()``, through
-  ``mm_iommu_newdev()``, added by c10c21efa4bc) runs with ``mmap_sem`` held
-  for write by the mmap syscall and then took ``mem_list_mutex``.
+  ``mm_iommu_newdev()``) runs with ``mmap_sem`` held for write by the mmap
+  syscall and then took ``mem_list_mutex``. Registering device memory this
+  way came with c10c21efa4bc, the commit the fix's ``Fixes:`` tag names.
 
 Two threads of one process doing those at the same time deadlock. The commit
 says QEMU never hit it because it builds the machine in one thread; lockdep
@@ -285,7 +286,8 @@ CASE = Case(
              "error exit calls mm_iommu_adjust_locked_vm(mm, 0, false) with mmap_sem still held for "
              "write, and only that function's early return on 0 pages keeps it from taking mmap_sem "
              "again (the after_no_early_return variant shows the AA deadlock without it)."),
-    kernels=("the GPU RAM mmap path came with c10c21efa4bc (dated 19 December 2018); the report is from "
+    kernels=("registering GPU RAM from mmap() came with c10c21efa4bc (dated 19 December 2018, named by the "
+             "fix's Fixes: tag); the report is from "
              "5.1.0-rc2; eb9d7a62c386 went into v5.1 (powerpc fixes pulled 28 April 2019). `before` follows "
              "the 5.1-rc code in arch/powerpc/mm/mmu_context_iommu.c, `after` the v5.1 code (the file later "
              "moved to arch/powerpc/mm/book3s64/iommu_api.c). mmap_sem is mmap_lock after 5.8."),
