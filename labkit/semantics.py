@@ -171,9 +171,12 @@ def _grantable(prog: Program, state: State, l: int, cpu: int, mode: int, queued:
     with optimistic spinning). rw_semaphores: waiters queue in order, as in
     Linux — a reader gets in only if no writer holds the lock and no writer
     waits ahead of it; unless the rwsem is reader-preferring (Linux has none;
-    it is here for contrast), where readers ignore waiters. Linux also lets a
-    newcomer steal a lock that is momentarily free, bounded by a handoff to
-    the first waiter; the model leaves stealing out.
+    it is here for contrast), where readers ignore waiters. The model leaves
+    out two details of Linux's: a newcomer may take a lock that is
+    momentarily free unless a long-waiting waiter has set the handoff bit,
+    and waking a reader at the head of the queue also wakes readers queued
+    behind a writer. Neither lets a new reader past a writer that waits for
+    the readers inside to leave.
     """
     if state.owner[l] != _FREE:
         return False
