@@ -523,8 +523,9 @@ class Model:
 
         As in Linux, waiters queue in order: while a writer waits, a new
         reader queues behind it instead of joining the readers inside.
-        (Linux's rwsem is not simply "writer-preferring": its queue is FIFO
-        with lock handoff, ``kernel/locking/rwsem.c``.) ``reader_pref=True``
+        (Linux's rwsem is not simply "writer-preferring": its waiters queue
+        in arrival order, with lock handoff, ``kernel/locking/rwsem.c``.)
+        ``reader_pref=True``
         models a reader-preferring lock, which Linux does not have, for
         contrast: readers get in whenever no writer holds it (lockdep calls
         such readers *recursive*).
