@@ -31,9 +31,10 @@ only release ops then were nouveau's (empty) and amdgpu's (a
 
 In review John Hubbard suspected that this patch, which calls driver code
 under a lock, caused a deadlock Ralph Campbell had seen in driver testing;
-Jason answered that Ralph had never run this new patch, so it had to be an
-earlier one, and asked for the lockdep report (none was posted). Ralph then
-described a deadlock that needs no release op at all and does not go through
+Jason answered that Ralph had not seen this patch yet (it was new in v2), so
+it had to be an earlier one, and asked for the lockdep report (none was
+posted). Ralph's own reply to the patch described a deadlock that needs no
+release op at all and does not go through
 ``hmm_release()``: it goes through ``hmm_invalidate_range_start()``, which
 held ``mirrors_sem`` for read around the drivers' ``sync_cpu_device_pagetables``
 callbacks before this patch and after it. Thread A (``try_to_unmap``) holds
