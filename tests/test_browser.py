@@ -434,7 +434,7 @@ def test_browser_reads_the_json_as_the_engine_replays(browser, tmp_path, case_id
 # and toggles to the fix (a variant the explorer proves clean).
 BUG_THEN_FIX = [("mm_iommu", "before", "after"), ("iommufd_access", "before", "after"),
                 ("kvm_vfio", "before", "final"), ("kvm_vfio", "after", "final"),
-                ("s390_release", "before", "after"), ("hmm_release", "before", "after"),
+                ("s390_release", "before", "strict_lifetime"), ("hmm_release", "before", "after"),
                 ("hmm_release", "three_threads", "three_threads_reader_pref")]
 KIND_LABEL = {"deadlock": "Deadlock", "use_after_free": "Use after free", "warn": "WARNING"}
 

@@ -24,7 +24,9 @@ CONTRACT = {
     ("kvm_vfio", "half_fix"): {"deadlock"},   # hypothetical: vfio's own reference alone
     ("kvm_vfio", "final"): set(),
     ("s390_release", "before"): {"warn"},
-    ("s390_release", "after"): set(),
+    ("s390_release", "proposed"): set(),
+    ("s390_release", "strict_lifetime"): set(),
+    ("s390_release", "disassociate"): set(),
     ("hmm_release", "before"): {"use_after_free"},
     ("hmm_release", "after"): set(),
     ("hmm_release", "release_unregisters"): {"deadlock"},   # the rule the fix imposes, broken
