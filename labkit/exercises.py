@@ -242,9 +242,11 @@ def check_verdict(case_id: str, variant: str, answer) -> Check:
     if said < found:
         return Check(False, f"{', '.join(sorted(said))} is right, but not all: there is more.",
                      "run the explorer on this variant and read every finding.")
-    if found == {"clean"}:
-        hint = ("draw the lock-order graph (lab.lock_order) of this variant: is there a cycle? "
-                "Then look for a free that another cpu could still use.")
+    if found == {"clean"} and "deadlock" in said:
+        hint = ("a cycle in lockdep's graph is not yet a deadlock: can any interleaving really have every cpu "
+                "of the cycle holding its lock at once? Try it in the stepper.")
+    elif found == {"clean"}:
+        hint = "which line did you expect to go wrong? Step to it in the stepper and see what stops it."
     elif "deadlock" in found:
         hint = "compare the order in which the cpus take their locks, and who waits behind whom."
     else:
