@@ -39,7 +39,7 @@ The same exit had another bug: c4b78169e366 ("powerpc/book3s64: Fix error
 handling in mm_iommu_do_alloc()", reported by Jan Kara, applied to
 powerpc-next in March 2020) notes that by the time the overlap check fails
 the pinned page pointers have already been turned into physical addresses,
-so ``put_page()`` on them would crash; it converts them only after the last
+so ``put_page()`` on them would likely crash; it converts them only after the last
 point of failure. That is a memory bug, not a locking one, and is not
 modelled.
 
