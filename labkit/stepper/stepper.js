@@ -855,8 +855,8 @@ class StepperView {
         // On a read bar (paler: half towards the page), the page's own text colour.
         if (iv.mode !== 1) { textClass = textOn(face) === "#111111" ? "t-dark" : "t-light"; box = face; } else box = "read:" + st.color;
       } else {
-        const edge = st ? st.color : muted;
-        s += `<rect class="lk-waitbar" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" fill="none" stroke="${edge}" ` +
+        const edge = st ? st.color : "#999999";   // a sleep on no lock (wait_for_completion): muted grey
+        s += `<rect class="lk-waitbar${st ? "" : " s-muted"}" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" fill="none" stroke="${edge}" ` +
           `stroke-width="1.8" stroke-dasharray="${iv.kind === "wait" ? "6 4" : "2 3"}"><title>${esc(tip)}</title></rect>`;
       }
       bars.push({ iv, a, b, y, hgt, textClass, box });
