@@ -1055,7 +1055,9 @@ def parse_all(text: str, source: str | None = None) -> list[Splat]:
 
 
 def _mib(n: int) -> str:
-    return f"{n / (1 << 20):.1f} MiB" if n % (1 << 20) else f"{n >> 20} MiB"
+    if n % (1 << 20) == 0:
+        return f"{n >> 20} MiB"
+    return f"{n / (1 << 20):.1f} MiB" if n >= 1 << 20 else f"{n} bytes"
 
 
 def read_report(path: str | os.PathLike) -> str:
