@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .lockdep import lockdep_run
 from .splat import Splat, parse_file
 
-__all__ = ["Comparison", "compare"]
+__all__ = ["Comparison", "compare", "compare_reports"]
 
 _FIELDS = (("kind", "kind"), ("acquiring_lock", "acquiring"), ("held_lock", "held"), ("chain", "chain"))
 
@@ -59,7 +59,13 @@ def compare(case_id: str, variant: str, path) -> Comparison:
     """Parse ``path`` (a real report) and compare it with the emulator's first report."""
     real = parse_file(path)
     ld = lockdep_run(case_id, variant)
-    model = ld.reports[0] if ld.reports else None
+    return compare_reports(real, ld.reports[0] if ld.reports else None, case_id, variant, path)
+
+
+def compare_reports(real: Splat, model, case_id: str, variant: str, path) -> Comparison:
+    """Compare a parsed real report with an emulator report (``None``: lockdep stayed quiet).
+
+    For a model that is not a registered case (:mod:`labkit.fromsplat`)."""
     rows = []
     for real_key, model_key in _FIELDS:
         rv = getattr(real, real_key)

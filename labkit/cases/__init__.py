@@ -47,7 +47,9 @@ def case_ids() -> list[str]:
     return list(_load())
 
 
-def get_case(cid: str) -> Case:
+def get_case(cid: str | Case) -> Case:
+    if isinstance(cid, Case):
+        return cid      # a case built elsewhere (labkit.fromsplat): the stepper export takes it as it is
     reg = _load()
     if cid not in reg:
         raise UnknownName(f"no case {cid!r} (cases: {', '.join(reg)})")
