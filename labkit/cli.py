@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 
 from .errors import LabError
@@ -19,6 +20,28 @@ __all__ = ["main"]
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, exit 2 (argparse prints the whole usage)
         self.exit(2, f"{self.prog}: error: {message} (try --help)\n")
+
+
+def _count(text: str) -> int:
+    """A budget counted in whole things: 1 or more."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {n}")
+    return n
+
+
+def _amount(text: str) -> float:
+    """A budget in seconds or megabytes: a finite number above 0 (nan, inf, 0 and -1 are not)."""
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(x) or x <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, not {text!r}")
+    return x
 
 
 def _out(text: str) -> None:
@@ -43,7 +66,7 @@ def cmd_explore(args) -> int:
     from .explore import explore
     prog = program(args.case, args.variant)
     r = explore(prog, max_states=args.max_states, max_seconds=args.max_seconds,
-                reduction=not args.no_reduction)
+                max_memory_mb=args.max_memory, reduction=not args.no_reduction)
     if args.json:
         _out(json.dumps(r.to_json(), indent=2))
         return 0
@@ -98,29 +121,6 @@ def cmd_compare(args) -> int:
     return 0 if result.agree else 1
 
 
-def cmd_from_splat(args) -> int:
-    from .fromsplat import from_splat
-    sc = from_splat(args.file)
-    wrote = []
-    if args.output:
-        cmd = f"python -m labkit from-splat {args.file} -o {args.output}"
-        wrote.append(sc.write(args.output, command=cmd))
-    if args.export:
-        wrote.append(sc.export(args.export))
-    if args.json:
-        _out(json.dumps(sc.to_json(), indent=2))
-        return 0
-    if args.lockdep:
-        _out(sc.lockdep().text())
-        return 0
-    if wrote:
-        for path in wrote:
-            _out(f"wrote {path} ({path.stat().st_size} bytes)")
-        return 0
-    _out(sc.text())
-    return 0 if sc.compare().agree else 1
-
-
 def cmd_export(args) -> int:
     from .stepper.standalone import export_html
     path = export_html(args.case, args.variant, args.output, schedule=args.schedule or "")
@@ -148,8 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("explore", help="explore every interleaving of a case")
     case_args(s)
     s.add_argument("--json", action="store_true")
-    s.add_argument("--max-states", type=int, default=500_000, help="state budget (default 500000)")
-    s.add_argument("--max-seconds", type=float, default=120.0, help="time budget (default 120)")
+    s.add_argument("--max-states", type=_count, default=500_000, help="state budget (default 500000)")
+    s.add_argument("--max-seconds", type=_amount, default=120.0, help="time budget (default 120)")
+    s.add_argument("--max-memory", type=_amount, default=1500.0, metavar="MB",
+                   help="memory budget: megabytes the search may add (default 1500)")
     s.add_argument("--no-reduction", action="store_true", help="plain exhaustive search (no sleep sets)")
     s.set_defaults(func=cmd_explore)
 
@@ -174,15 +176,6 @@ def build_parser() -> argparse.ArgumentParser:
     case_args(s)
     s.add_argument("file")
     s.set_defaults(func=cmd_compare)
-
-    s = sub.add_parser("from-splat", help="a real circular or recursive lockdep report as a model you can step")
-    s.add_argument("file", help="the report (dmesg, syslog, mail text); - for standard input")
-    out = s.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="explore --json's keys plus cpus")
-    out.add_argument("--lockdep", action="store_true", help="the lockdep emulator's report for the model's serial runs")
-    s.add_argument("-o", "--output", metavar="CASE.py", help="write the model as a case module")
-    s.add_argument("--export", metavar="F.html", help="write a self-contained HTML stepper")
-    s.set_defaults(func=cmd_from_splat)
 
     s = sub.add_parser("export", help="a self-contained HTML stepper for one case")
     case_args(s)
@@ -209,7 +202,9 @@ def main(argv=None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as e:
-        sys.stderr.write(f"error: {e.filename or ''}: {e.strerror or e}\n")
+        # Name the file and what failed; an error without a file names the command.
+        what = e.filename if e.filename is not None else args.command
+        sys.stderr.write(f"error: {what}: {e.strerror or e}\n")
         return 2
     except ValueError as e:
         # The splat parser's own error (SplatError) is a ValueError.

@@ -28,6 +28,7 @@ same length, so these are the true shortest schedules.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import deque
 from dataclasses import dataclass, field, replace
@@ -35,11 +36,26 @@ from dataclasses import dataclass, field, replace
 from .errors import ModelError
 from .model import Program
 from .semantics import Finding, apply, can_step, footprint, initial_state, state_findings
+from .trace import check_depth, quote_schedule
 
-__all__ = ["Exploration", "explore", "DEFAULT_MAX_STATES"]
+__all__ = ["Exploration", "explore", "DEFAULT_MAX_STATES", "DEFAULT_MAX_MEMORY_MB"]
 
 DEFAULT_MAX_STATES = 500_000
 DEFAULT_MAX_SECONDS = 120.0
+# What the search may add to the process's resident memory. 500,000 states of
+# the kernel cases take about 550 MB; states that grow without end (a model
+# that recurses) would take the machine.
+DEFAULT_MAX_MEMORY_MB = 1500.0
+_STATE_BYTES = 1100     # per explored state, where the resident size cannot be read
+
+
+def _rss_bytes() -> int | None:
+    """The process's resident memory now (Linux), else None."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
 
 
 @dataclass
@@ -75,21 +91,28 @@ def _independent(a, b) -> bool:
 
 
 def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds: float = DEFAULT_MAX_SECONDS,
-            reduction: bool = True, keep_graph: bool = False) -> Exploration:
+            reduction: bool = True, keep_graph: bool = False,
+            max_memory_mb: float = DEFAULT_MAX_MEMORY_MB) -> Exploration:
     """Explore every interleaving of ``prog``.
 
     Parameters
     ----------
-    max_states, max_seconds : the budget. When either runs out the search
-        stops, ``complete`` is False and ``stopped`` says which budget ended it;
-        the findings so far are real (each has a replayable schedule).
+    max_states, max_seconds, max_memory_mb : the budget (states, seconds,
+        megabytes the search adds to the process's resident memory, or an
+        estimate per state where that cannot be read). When one runs out the
+        search stops, ``complete`` is False and ``stopped`` says which budget
+        ended it; the findings so far are real (each has a replayable schedule).
     reduction : use sleep sets (True) or plain exhaustive search (False).
     keep_graph : keep the explored state graph (``graph``: states, edges) for
         export to the stepper.
     """
     if max_states < 1:
         raise ValueError("max_states must be at least 1")
+    for name, x in (("max_seconds", max_seconds), ("max_memory_mb", max_memory_mb)):
+        if not 0 < x < float("inf"):      # nan, inf, 0 and below would turn a budget off
+            raise ValueError(f"{name} must be a finite number above 0, not {x!r}")
     t0 = time.perf_counter()
+    rss0 = _rss_bytes()
     ncpu = len(prog.cpus)
     s0 = initial_state(prog)
     ids = {s0: 0}
@@ -135,9 +158,10 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
         for c in todo:
             try:
                 out = apply(prog, s, c)
+                check_depth(prog, out.state, c)    # unbounded recursion: an error, not a memory hog
             except ModelError as e:
                 sched = " ".join(path_to(sid) + [prog.cpus[c].name])
-                raise ModelError(f"{e} (reached by schedule {sched!r})") from None
+                raise ModelError(f"{e} (reached by schedule {quote_schedule(sched)})") from None
             transitions += 1
             ns = out.state
             if reduction:
@@ -174,9 +198,16 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
                 for f in state_findings(prog, ns):
                     if f.key[0] == "deadlock":
                         note(f, nid, None)
-            if transitions % 2048 == 0 and time.perf_counter() - t0 > max_seconds:
-                stopped = f"stopped after {max_seconds:g} s: the time budget ran out ({len(states)} states so far)"
-                break
+            if transitions % 2048 == 0:
+                if time.perf_counter() - t0 > max_seconds:
+                    stopped = f"stopped after {max_seconds:g} s: the time budget ran out ({len(states)} states so far)"
+                    break
+                rss = _rss_bytes() if rss0 is not None else None
+                used = rss - rss0 if rss is not None else len(states) * _STATE_BYTES
+                if used > max_memory_mb * 2**20:
+                    stopped = (f"stopped after {len(states)} states: the memory budget ({max_memory_mb:g} MB, "
+                               f"--max-memory) ran out")
+                    break
 
     # Shortest schedules: BFS over every explored edge.
     dist = [-1] * len(states)

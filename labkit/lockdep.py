@@ -49,6 +49,7 @@ from dataclasses import dataclass
 
 import networkx as nx
 
+from .errors import ModelError
 from .model import ACQUIRE_OPS, TRYLOCK_OPS, Program
 from .semantics import RUN
 from .trace import Trace, replay, serial_schedule
@@ -365,5 +366,9 @@ def lockdep_run(case_id: str, variant: str, schedules=None, keep_going: bool = F
     prog = program(case_id, variant)
     ld = Lockdep(keep_going=keep_going)
     for sched in schedules or lockdep_schedules(case_id, variant):
-        ld.observe(replay(prog, sched))
+        try:
+            trace = replay(prog, sched)     # bounded: a cpu that loops or recurses is an error
+        except ModelError as e:
+            raise ModelError(f"{e} (in lockdep's run {sched!r} of {case_id}/{variant})") from None
+        ld.observe(trace)
     return ld

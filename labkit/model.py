@@ -217,14 +217,15 @@ def _op(kind: str, args: tuple, text: str | None, default: str) -> Op:
     where = _caller()
     text = text if text is not None else default
     if not isinstance(text, str):
-        raise ModelError(f"{where}: {kind}(): the line's text must be a string, not {text!r}")
+        fn = {"nop": "step", "if": "if_", "wait": "wait_event", "return": "ret"}.get(kind, kind)
+        raise ModelError(f"{where}: {fn}(): the line's text must be a string, not {text!r}")
     return Op(kind, args, text, where)
 
 
 def _name(value: Any, what: str, where: str) -> str:
     """``value`` if it is a non-empty string, else a ModelError naming ``where``."""
     if not isinstance(value, str) or not value:
-        raise ModelError(f"{where}: {what} must be a name (a non-empty string), not {value!r}")
+        raise ModelError(f"{where}: {what} must be a non-empty string, not {value!r}")
     return value
 
 
@@ -340,7 +341,7 @@ def goto(target: str, text: str | None = None) -> Op:
 
 def label(name: str) -> Op:
     """A jump target; not a step (takes no time, is never shown as a step)."""
-    return _op("label", (_name(name, "label()", _caller()),), None, f"{name}:")
+    return _op("label", (_name(name, "label()'s name", _caller()),), None, f"{name}:")
 
 
 def call(func: str, text: str | None = None, via: Iterable[str] = ()) -> Op:

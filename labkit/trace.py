@@ -24,23 +24,40 @@ from .model import Op, Program
 from .semantics import (Finding, State, apply, blocked_reason, can_step, current_op, initial_state,
                         stack_of, state_findings)
 
-__all__ = ["parse_schedule", "format_schedule", "Step", "Trace", "replay", "serial_schedule", "run_until"]
+__all__ = ["parse_schedule", "format_schedule", "Step", "Trace", "replay", "serial_schedule", "run_until",
+           "MAX_RUN_STEPS", "MAX_CALL_DEPTH", "check_depth", "quote_schedule"]
+
+# A ``CPU0*`` entry runs a cpu until it finishes or blocks; a model whose cpu
+# loops (``goto``) would never do either. The kernel cases need well under a
+# hundred steps per cpu, so ten thousand means the model loops.
+MAX_RUN_STEPS = 10_000
+# Modelled calls nest a few deep; past this a function recurses without end
+# (and every state would carry the ever-longer stack).
+MAX_CALL_DEPTH = 100
 
 
 def parse_schedule(prog: Program, text: str | list | tuple) -> list[str | tuple[str, str]]:
     """Split a schedule into cpu names (``("CPU0", "*")`` for ``CPU0*``).
 
     Accepts spaces, commas or newlines between entries; cpu names are matched
-    case-insensitively (``cpu0`` is ``CPU0``).
+    case-insensitively (``cpu0`` is ``CPU0``). An entry is a cpu name, or a
+    cpu name and one ``*``; anything else is malformed and says so.
     """
     words = text if isinstance(text, (list, tuple)) else str(text).replace(",", " ").split()
     names = {n.upper(): n for n in prog.cpu_names}
     out: list = []
     for i, w in enumerate(words):
+        head = f"schedule entry {i + 1} ({w!r})"
+        if not isinstance(w, str):
+            raise ScheduleError(f"{head}: malformed: an entry is a cpu name such as 'CPU0', not a {type(w).__name__}")
         star = w.endswith("*")
-        key = (w[:-1] if star else w).upper()
+        name = w[:-1] if star else w
+        if not name or "*" in name:
+            raise ScheduleError(f"{head}: malformed: write a cpu name, or a cpu name and one '*' "
+                                f"(e.g. 'CPU0' or 'CPU0*'; cpus: {', '.join(prog.cpu_names)})")
+        key = name.upper()
         if key not in names:
-            raise ScheduleError(f"schedule entry {i + 1} ({w!r}): no cpu named {w.rstrip('*')!r} in "
+            raise ScheduleError(f"{head}: no cpu named {name!r} in "
                                 f"{prog.case}/{prog.variant} (cpus: {', '.join(prog.cpu_names)})")
         out.append((names[key], "*") if star else names[key])
     return out
@@ -103,38 +120,92 @@ class Trace:
         return {c: blocked_reason(self.program, st, i) for i, c in enumerate(self.program.cpu_names)}
 
 
+def _where(prog: Program, state: State, cpu: int, op: Op) -> str:
+    """``file:line: CPU0 in f(), step 'text'``: the start of a model error."""
+    fname = prog.functions[state.threads[cpu].frames[-1][0]].name
+    return f"{op.where}: {prog.cpus[cpu].name} in {fname}(), step {op.text!r}"
+
+
+def check_depth(prog: Program, state: State, cpu: int) -> None:
+    """Raise :class:`ModelError` naming the call line when ``cpu``'s call
+    stack is deeper than :data:`MAX_CALL_DEPTH` (unbounded recursion)."""
+    frames = state.threads[cpu].frames
+    if len(frames) <= MAX_CALL_DEPTH:
+        return
+    f, pc = frames[-2]                 # the caller's pc is at the call (or put) that pushed
+    caller = prog.functions[f]
+    op = caller.ops[pc]
+    callee = prog.functions[frames[-1][0]].name
+    raise ModelError(f"{op.where}: {prog.cpus[cpu].name} in {caller.name}(), step {op.text!r}: the call "
+                     f"depth passed {MAX_CALL_DEPTH} frames ({caller.name}() -> {callee}() again and "
+                     f"again): unbounded recursion in the model")
+
+
+def quote_schedule(schedule: str, keep: int = 10) -> str:
+    """A schedule quoted for an error message; a long one shows its two ends."""
+    words = schedule.split()
+    if len(words) <= 3 * keep:
+        return repr(schedule)
+    return repr(f"{' '.join(words[:keep])} ... {' '.join(words[-keep:])}") + f", {len(words)} steps"
+
+
 def _step(prog: Program, trace: Trace, state: State, cpu: int, seen: set) -> State:
     op = current_op(prog, state, cpu)
     stack = stack_of(prog, state, cpu)
-    sched = format_schedule([s.cpu for s in trace.steps] + [prog.cpus[cpu].name])
     n = len(trace.steps) + 1
+
+    def sched():   # built only when needed: joining it every step is quadratic
+        return format_schedule([s.cpu for s in trace.steps] + [prog.cpus[cpu].name])
     try:
         out = apply(prog, state, cpu)
+        check_depth(prog, out.state, cpu)
     except ModelError as e:
         # Name the step that was being taken and the schedule that got there.
-        raise ModelError(f"{e} (step {n} of schedule {sched!r})") from None
+        raise ModelError(f"{e} (step {n} of schedule {quote_schedule(sched())})") from None
     findings = list(out.findings) + [f for f in state_findings(prog, out.state) if f.key not in seen]
-    findings = [replace(f, schedule=sched, step=n) for f in findings]
+    if findings:
+        at = sched()
+        findings = [replace(f, schedule=at, step=n) for f in findings]
     seen.update(f.key for f in findings)
     trace.steps.append(Step(n - 1, prog.cpus[cpu].name, op, stack, out.event, out.detail,
                             state, out.state, tuple(findings)))
     return out.state
 
 
+def _loop_error(prog: Program, steps: list[Step], cpu: int, entry: int) -> ModelError:
+    """The error for a ``CPU0*`` entry that ran out of steps: name the line that
+    jumps back most often in the steps it took (the loop), else the busiest line."""
+    from collections import Counter
+    window = steps[-(MAX_RUN_STEPS // 2):]
+    jumps = Counter(s.op for s in window if s.op.kind == "goto" or (s.op.kind == "if" and s.detail.get("taken")))
+    busiest = (jumps or Counter(s.op for s in window)).most_common(1)[0][0]
+    at = next(s for s in reversed(window) if s.op is busiest)
+    name = prog.cpus[cpu].name
+    return ModelError(f"{_where(prog, at.before, cpu, busiest)}: {name}* (schedule entry {entry}) took "
+                      f"{MAX_RUN_STEPS} steps without finishing or blocking: {name} loops here. A loop must "
+                      f"end by itself; to wait for another cpu, use wait_event()")
+
+
 def replay(prog: Program, schedule="") -> Trace:
     """Run ``schedule`` from the initial state and return the whole trace.
 
     Raises :class:`ScheduleError` naming the step and the cpu when the
-    schedule asks a cpu to step that cannot (finished, blocked, unknown).
+    schedule asks a cpu to step that cannot (finished, blocked, unknown), and
+    :class:`ModelError` naming the model line when a ``CPU0*`` entry takes
+    more than :data:`MAX_RUN_STEPS` steps (a loop) or a cpu's calls nest
+    deeper than :data:`MAX_CALL_DEPTH` (unbounded recursion).
     """
     entries = parse_schedule(prog, schedule)
     state = initial_state(prog)
     trace = Trace(prog, [], state)
     seen: set = set()
-    for entry in entries:
+    for i, entry in enumerate(entries):
         if isinstance(entry, tuple):
             cpu = prog.cpu_id(entry[0])
+            start = len(trace.steps)
             while can_step(prog, state, cpu):
+                if len(trace.steps) - start >= MAX_RUN_STEPS:
+                    raise _loop_error(prog, trace.steps[start:], cpu, i + 1)
                 state = _step(prog, trace, state, cpu, seen)
             continue
         cpu = prog.cpu_id(entry)

@@ -35,6 +35,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 DEADLOCK = "CPU0 CPU0 CPU0 CPU0 CPU1 CPU1 CPU1 CPU0 CPU1 CPU1 CPU1 CPU1"
 CYCLE = "CPU0 → mem_list_mutex → CPU1 → mmap_sem → CPU0"
+THEME_WAIT = 120_000    # ms: a theme switch waits for the theme, never for a fixed time
 
 
 @pytest.fixture(scope="module")
@@ -256,11 +257,13 @@ def test_jupyterlab_stepper(browser, lab, artifacts_dir):
         page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
         page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Dark", exact=True).click()
-        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false")
-        expect(page.locator("#jupyterlab-splash")).to_have_count(0)     # the theme's fade-in is over
+        # Wait for the theme itself, however long the machine takes to load it (expect's
+        # own 5 s default failed under load with the attribute still saying light).
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "false", timeout=THEME_WAIT)
+        expect(page.locator("#jupyterlab-splash")).to_have_count(0, timeout=THEME_WAIT)   # the fade-in is over
         page.wait_for_function("""() => { const r = document.querySelector('.lk-stepper');
             const c = getComputedStyle(r).backgroundColor.match(/\\d+/g).map(Number);
-            return c[0] + c[1] + c[2] < 3 * 100; }""")
+            return c[0] + c[1] + c[2] < 3 * 100; }""", timeout=THEME_WAIT)
         st.scroll_into_view_if_needed()
         st.screenshot(path=str(artifacts_dir / "stepper_lab_dark.png"))
         for sel in [".lk-last", ".lk-pos", 'section[data-cpu="CPU0"] .lk-line.lk-wait code',
@@ -270,7 +273,7 @@ def test_jupyterlab_stepper(browser, lab, artifacts_dir):
         page.locator(".lm-MenuBar-itemLabel", has_text="Settings").click()
         page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Theme$")).hover()
         page.locator(".lm-Menu-itemLabel").get_by_text("JupyterLab Light", exact=True).click()
-        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true")
+        expect(page.locator("body")).to_have_attribute("data-jp-theme-light", "true", timeout=THEME_WAIT)
     except Exception:
         page.screenshot(path=str(artifacts_dir / "stepper_lab_failure.png"), full_page=True)
         raise

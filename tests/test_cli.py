@@ -55,6 +55,11 @@ def test_lockdep_prints_the_report(capsys):
     (["lockdep", "abba", "--variant", "before", "--schedule", "CPU9"], "error: schedule entry 1 ('CPU9'): no cpu"),
     (["lockdep", "abba", "--variant", "before", "--schedule", "CPU0 CPU0 CPU0 CPU0 CPU0 CPU0"],
      "error: step 6 of the schedule: CPU0 cannot run: CPU0 has finished"),
+    # The attack run (issue 15): each hostile input and the error it must give.
+    (["export", "abba", "--variant", "", "-o", "/dev/null"], "error: case 'abba' has no variant '' "),
+    (["replay", "abba", "--variant", "before", "--schedule", "CPU0**"],
+     "error: schedule entry 1 ('CPU0**'): malformed: write a cpu name, or a cpu name and one '*'"),
+    (["replay", "abba", "--variant", "before", "--schedule", "CPU0 *"], "error: schedule entry 2 ('*'): malformed"),
 ])
 def test_bad_input_is_one_line_and_exit_2(capsys, argv, message):
     code, out, err = run(capsys, *argv)
@@ -79,3 +84,40 @@ def test_bench_prints_figures(capsys):
     header, rule, *rows = out.splitlines()
     assert header.split()[:4] == ["model", "states", "trans(sleep)", "trans(none)"]
     assert any(r.startswith("philosophers/n5") for r in rows)
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--max-states", "0", "argument --max-states: must be at least 1, not 0"),
+    ("--max-states", "-5", "argument --max-states: must be at least 1, not -5"),
+    ("--max-states", "1e3", "argument --max-states: not a whole number: '1e3'"),
+    ("--max-seconds", "nan", "argument --max-seconds: must be a finite number above 0, not 'nan'"),
+    ("--max-seconds", "-1", "argument --max-seconds: must be a finite number above 0, not '-1'"),
+    ("--max-seconds", "inf", "argument --max-seconds: must be a finite number above 0, not 'inf'"),
+    ("--max-seconds", "0", "argument --max-seconds: must be a finite number above 0, not '0'"),
+    ("--max-seconds", "soon", "argument --max-seconds: not a number: 'soon'"),
+    ("--max-memory", "nan", "argument --max-memory: must be a finite number above 0, not 'nan'"),
+])
+def test_numeric_options_are_checked_by_the_parser(capsys, option, value, message):
+    # Before: 0 and -5 ended in a traceback (exit 1), nan turned the time budget off, -1 printed
+    # "stopped after -1 s". Now: one line, exit 2, before any work.
+    with pytest.raises(SystemExit) as e:
+        main(["explore", "abba", "--variant", "before", option, value])
+    out, err = capsys.readouterr()
+    assert e.value.code == 2 and out == ""
+    assert err == f"python -m labkit explore: error: {message} (try --help)\n"
+
+
+def test_export_to_a_full_disk_names_the_file(capsys, tmp_path):
+    import os
+    if not os.path.exists("/dev/full"):
+        pytest.skip("no /dev/full here")
+    code, out, err = run(capsys, "export", "abba", "--variant", "before", "-o", "/dev/full")
+    assert code == 2 and out == ""
+    assert err == "error: cannot write the page to '/dev/full': No space left on device\n"
+    code, out, err = run(capsys, "export", "abba", "--variant", "before", "-o", str(tmp_path / "no" / "x.html"))
+    assert code == 2 and err == f"error: cannot write the page to '{tmp_path / 'no' / 'x.html'}': No such file or directory\n"
+
+
+def test_explore_memory_budget_option(capsys):
+    code, out, _ = run(capsys, "explore", "abba", "--variant", "before", "--max-memory", "64", "--json")
+    assert code == 0 and json.loads(out)["complete"] is True

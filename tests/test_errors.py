@@ -7,8 +7,8 @@ import pytest
 from labkit.cases import program
 from labkit.errors import ModelError, ScheduleError, UnknownName
 from labkit.explore import explore
-from labkit.model import (Model, call, down_read, goto, if_, label, local, mutex_lock, mutex_unlock, put, spin_lock,
-                          step, up_read, up_write, var, warn_on)
+from labkit.model import (Model, assign, call, down_read, goto, if_, label, local, mutex_lock, mutex_unlock, put,
+                          spin_lock, step, up_read, up_write, var, warn_on)
 from labkit.trace import replay
 
 HERE = "tests/test_errors.py"
@@ -133,3 +133,50 @@ def test_budget_stops_and_says_so():
     assert not r.complete and r.states == 100
     assert r.stopped == "stopped after 100 states: the state budget (--max-states 100) ran out"
     assert r.to_json()["complete"] is False and "stopped" in r.to_json()
+
+
+# --- builder arguments of the wrong type: a ModelError naming the line, never a raw TypeError ---
+
+@pytest.mark.parametrize("build, message", [
+    (lambda m: m.func("f0", None), "function 'f0': its steps must be a list of steps (mutex_lock(), put(), step() ...), not None"),
+    (lambda m: m.ref("r", "x"), "refcount 'r': the initial count must be a whole number 0 or more, not 'x'"),
+    (lambda m: m.ref("r", -1), "refcount 'r': the initial count must be a whole number 0 or more, not -1"),
+    (lambda m: m.mutex(None), "a lock's name must be a non-empty string, not None"),
+    (lambda m: m.rwsem("L", cls=3), "lock 'L': its class must be a non-empty string, not 3"),
+    (lambda m: m.shared("s", [1]), "[1] cannot be a value in a model (use a number, a string, None or a tuple"),
+    (lambda m: m.object("o", "yes"), "object 'o': allocated must be True or False, not 'yes'"),
+    (lambda m: m.func("g", [step("x;")], via="do_mmap"), "function 'g': via must be a list of names, not 'do_mmap'"),
+    (lambda m: m.func(None, [step("x;")]), "a function's name must be a non-empty string, not None"),
+    (lambda m: m.cpu("CPU0", "f", stack="sys_ioctl"), "cpu 'CPU0': stack must be a list of names, not 'sys_ioctl'"),
+    (lambda m: m.cpu("CPU0", "f", pid="1"), "cpu 'CPU0': pid must be a whole number, not '1'"),
+    (lambda m: m.cpu("CPU0", None), "cpu 'CPU0': its entry function must be a non-empty string, not None"),
+    (lambda m: m.invariant("i", True, "msg"), "invariant 'i' needs an Expr condition, got True"),
+    (lambda m: step(None), "step(): the line's text must be a string, not None"),
+    (lambda m: mutex_lock("A", text=5), "mutex_lock(): the line's text must be a string, not 5"),
+    (lambda m: call("f", via="do_mmap"), "call(via=...) must be a list of names, not 'do_mmap'"),
+    (lambda m: label(["x"]), "label()'s name must be a non-empty string, not ['x']"),
+    (lambda m: assign("x", [2]), "[2] cannot be a value in a model"),
+    (lambda m: var("x") == {}, "{} cannot be a value in a model"),
+])
+def test_builder_arguments_are_model_errors_naming_the_line(build, message):
+    with pytest.raises(ModelError) as e:
+        build(Model("bad", "v"))
+    assert str(e.value).startswith(f"{HERE}:{line_of(message)}: {message}"), str(e.value)
+
+
+def test_a_name_that_is_not_a_string_is_caught_at_build():
+    with pytest.raises(ModelError, match=rf"^{HERE}:{line_of('a list for a lock name')}: in f0\(\), step "
+                                         r"\"mutex_lock\(&\['A'\]\);\": \['A'\] is not a name \(names are strings\)"):
+        model([mutex_lock(["A"])])  # a list for a lock name
+
+
+@pytest.mark.parametrize("schedule, entry", [("CPU0**", "1 ('CPU0**')"), ("*", "1 ('*')"), ("CPU0 CPU*1", "2 ('CPU*1')")])
+def test_malformed_schedule_entries_say_malformed(schedule, entry):
+    # Before: "CPU0**" said there is no cpu named 'CPU0' (there is).
+    p = program("abba", "before")
+    with pytest.raises(ScheduleError, match=re.escape(f"schedule entry {entry}: malformed: write a cpu name, "
+                                                      f"or a cpu name and one '*' (e.g. 'CPU0' or 'CPU0*'; "
+                                                      f"cpus: CPU0, CPU1)")):
+        replay(p, schedule)
+    with pytest.raises(ScheduleError, match=r"schedule entry 2 \(1\): malformed: an entry is a cpu name"):
+        replay(p, ["CPU0", 1])

@@ -12,9 +12,10 @@ import html
 import json
 from pathlib import Path
 
+from ..errors import LabError
 from .export import DEFAULT_MAX_STATES, case_json
 
-__all__ = ["export_html", "html_text"]
+__all__ = ["export_html", "html_text", "script_json"]
 
 _HERE = Path(__file__).parent
 _BOOT = """
@@ -66,9 +67,31 @@ footer { color: #777; font-size: 12px; margin-top: 12px; }
 """
 
 
-def _script_safe(text: str) -> str:
-    # Nothing inside a <script> may close it; "<\\/" is the same string in JSON and JS.
-    return text.replace("</", "<\\/").replace("<!--", "<\\!--")
+# JSON inside a <script> element: the HTML parser ends the element at "</script"
+# and treats "<!--" and "<script" specially, whatever the JSON means. With no
+# "<", ">" or "&" left (JSON string escapes decode them back) the parser sees
+# plain text; U+2028/2029 are escaped too, for older JavaScript parsers.
+_SCRIPT_JSON = str.maketrans({"<": "\\u003c", ">": "\\u003e", "&": "\\u0026",
+                              "\u2028": "\\u2028", "\u2029": "\\u2029"})
+
+
+def script_json(value, **kw) -> str:
+    """``json.dumps(value)`` safe to place inside any ``<script>`` element:
+    parsing it back (``JSON.parse`` or ``json.loads``) gives ``value``.
+
+    >>> script_json({"t": "</script><!--"})
+    '{"t": "\\\\u003c/script\\\\u003e\\\\u003c!--"}'
+    """
+    return json.dumps(value, **kw).translate(_SCRIPT_JSON)
+
+
+def _script_code(text: str, name: str) -> str:
+    # Our own code is inlined as it is; it must not contain what would end the element.
+    low = text.lower()
+    for bad in ("</script", "<!--", "<script"):
+        if bad in low:
+            raise LabError(f"{name} contains {bad!r}, which cannot be inlined in a <script> element")
+    return text
 
 
 def html_text(case_id: str, variant: str | None = None, schedule: str = "",
@@ -77,20 +100,20 @@ def html_text(case_id: str, variant: str | None = None, schedule: str = "",
     from ..cases import get_case
     from ..trace import replay
     case = get_case(case_id)
-    vid = variant or case.variant_ids[0]
+    vid = case.variant_ids[0] if variant is None else variant
     case.variant(vid)          # an unknown variant: an error naming the known ones
     steps = replay(case.program(vid), schedule).schedule if schedule else ""
     data = case_json(case_id, max_states=max_states)
     js = (_HERE / "stepper.js").read_text(encoding="utf-8")
     css = (_HERE / "stepper.css").read_text(encoding="utf-8")
-    boot = _BOOT % {"variant": json.dumps(vid), "schedule": json.dumps(steps),
+    boot = _BOOT % {"variant": script_json(vid), "schedule": script_json(steps),
                     "position": len(steps.split())}
     return _PAGE % {
         "title": html.escape(f"{data['case']['title']} — {vid}"),
         "case": html.escape(data["case"]["title"]),
         "css": css.replace("</", "<\\/"),
-        "data": _script_safe(json.dumps(data, sort_keys=True, separators=(",", ":"))),
-        "js": _script_safe(js),
+        "data": script_json(data, sort_keys=True, separators=(",", ":")),
+        "js": _script_code(js, "stepper.js"),
         "boot": boot,
     }
 
@@ -103,5 +126,9 @@ def export_html(case_id: str, variant: str | None = None, path: str | Path = "st
     is where it opens. Returns the path written.
     """
     path = Path(path)
-    path.write_text(html_text(case_id, variant, schedule, max_states), encoding="utf-8")
+    text = html_text(case_id, variant, schedule, max_states)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as e:
+        raise LabError(f"cannot write the page to {str(path)!r}: {e.strerror or e}") from None
     return path
