@@ -121,6 +121,29 @@ def cmd_compare(args) -> int:
     return 0 if result.agree else 1
 
 
+def cmd_from_splat(args) -> int:
+    from .fromsplat import from_splat
+    sc = from_splat(args.file)
+    wrote = []
+    if args.output:
+        cmd = f"python -m labkit from-splat {args.file} -o {args.output}"
+        wrote.append(sc.write(args.output, command=cmd))
+    if args.export:
+        wrote.append(sc.export(args.export))
+    if args.json:
+        _out(json.dumps(sc.to_json(), indent=2))
+        return 0
+    if args.lockdep:
+        _out(sc.lockdep().text())
+        return 0
+    if wrote:
+        for path in wrote:
+            _out(f"wrote {path} ({path.stat().st_size} bytes)")
+        return 0
+    _out(sc.text())
+    return 0 if sc.compare().agree else 1
+
+
 def cmd_export(args) -> int:
     from .stepper.standalone import export_html
     path = export_html(args.case, args.variant, args.output, schedule=args.schedule or "")
@@ -176,6 +199,15 @@ def build_parser() -> argparse.ArgumentParser:
     case_args(s)
     s.add_argument("file")
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("from-splat", help="a real circular or recursive lockdep report as a model you can step")
+    s.add_argument("file", help="the report (dmesg, syslog, mail text); - for standard input")
+    out = s.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="explore --json's keys plus cpus")
+    out.add_argument("--lockdep", action="store_true", help="the lockdep emulator's report for the model's serial runs")
+    s.add_argument("-o", "--output", metavar="CASE.py", help="write the model as a case module")
+    s.add_argument("--export", metavar="F.html", help="write a self-contained HTML stepper")
+    s.set_defaults(func=cmd_from_splat)
 
     s = sub.add_parser("export", help="a self-contained HTML stepper for one case")
     case_args(s)
