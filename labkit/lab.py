@@ -32,7 +32,7 @@ from .errors import LabError
 __all__ = ["View", "cases", "story", "code", "explore", "bug", "replay", "timeline", "before_after",
            "lockdep", "lock_order", "wait_for", "compare", "stepper", "set_theme",
            "before_after_plan", "check", "solution", "check_schedule", "check_verdict", "check_fix", "check_chain",
-           "fix_template", "rarity"]
+           "fix_template", "rarity", "from_splat"]
 
 _THEME = {"name": "light"}
 
@@ -372,3 +372,13 @@ def rarity(case_id: str, variant: str = "before", goal: str | None = None) -> Vi
     view = View(r.text())
     view.result = r
     return view
+
+
+# --- your own report ---------------------------------------------------------------
+
+def from_splat(path_or_text):
+    """A real circular or recursive lockdep report (a path, or its text) as a model you can
+    step: ``.explore()``, ``.bug()``, ``.stepper()``, ``.compare()``, ``.source()``.
+    See :mod:`labkit.fromsplat`."""
+    from .fromsplat import from_splat as _from_splat
+    return _from_splat(path_or_text)
