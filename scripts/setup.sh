@@ -52,6 +52,7 @@ fi
 missing=()
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
 [ -x /usr/bin/chromium ] || missing+=(chromium)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     SUDO=()
@@ -73,6 +74,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
             missing=()
             command -v dot >/dev/null 2>&1 || missing+=(graphviz)
             [ -x /usr/bin/chromium ] || missing+=(chromium)
+            command -v npm >/dev/null 2>&1 || missing+=(npm)
         else
             say "apt-get failed"
         fi
@@ -82,10 +84,26 @@ for pkg in "${missing[@]}"; do
     case "$pkg" in
         graphviz) say "NOTICE: graphviz 'dot' not available: lock-graph views fall back to matplotlib and dot tests are skipped (install: apt-get install graphviz)" ;;
         chromium) say "NOTICE: chromium not available: browser tests (-m browser) are skipped (install: apt-get install chromium)" ;;
+        npm) say "NOTICE: npm not available: python -m labkit site / slides cannot build and their tests are skipped (install: apt-get install npm)" ;;
     esac
 done
 if [ "${#missing[@]}" = 0 ]; then
-    say "system tools present: dot, chromium"
+    say "system tools present: dot, chromium, npm"
+fi
+
+# --- front-end files for the offline site and slides (web/package-lock.json) ---
+# require.js, the widget manager and reveal.js, from the npm registry at the
+# versions in the lock file; again only when the lock file changed.
+if command -v npm >/dev/null 2>&1 && [ -f web/package-lock.json ]; then
+    lock="$(sha256sum web/package-lock.json | cut -d' ' -f1)"
+    if [ -f web/node_modules/.labkit-stamp ] && [ "$(cat web/node_modules/.labkit-stamp)" = "$lock" ]; then
+        say "web/node_modules up to date"
+    else
+        t0=$SECONDS
+        (cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null)
+        echo "$lock" > web/node_modules/.labkit-stamp
+        say "installed web/node_modules with npm ci ($((SECONDS - t0))s)"
+    fi
 fi
 
 # --- JupyterLab settings override --------------------------------------------
