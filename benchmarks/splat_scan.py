@@ -13,9 +13,9 @@ Inputs:
 * ``import-only``: the interpreter importing ``labkit.splat`` (the floor);
 * ``real-report``: one real report (``data/splats/nilfs_syzbot.txt``);
 * ``newlines-10MB`` (and ``-50MB`` with ``--big``): nothing but ``\\n``;
-* ``dmesg-8MB+report``: eight megabytes of dmesg-style lines (timestamps,
-  unrelated ``WARNING: CPU:`` traces) with a real report, timestamped, at
-  the end;
+* ``dmesg-8MB+report`` (and ``-40MB`` with ``--big``): megabytes of
+  dmesg-style lines (timestamps, unrelated ``WARNING: CPU:`` traces) with a
+  real report, timestamped, at the end;
 * ``nul-before-newline``: that dmesg dump with a NUL before every newline;
 * ``/dev/zero``, ``/dev/urandom``, a FIFO with no writer, and stdin from
   ``/dev/zero`` (``splat -``).
@@ -88,6 +88,9 @@ def inputs(tmp: Path, big: bool) -> list[tuple[str, list[str], Path | None, str 
     dump = dmesg(8 << 20) + timestamped(report, 9999.0) + "\n"
     p = write("dmesg8", dump)
     cases.append(("dmesg-8MB+report", [str(p)], None, None))
+    if big:
+        p = write("dmesg40", dmesg(40 << 20, seed=7) + timestamped(report, 99999.0) + "\n")
+        cases.append(("dmesg-40MB+report", [str(p)], None, None))
     p = write("dmesg8nul", dump.replace("\n", "\x00\n"))
     cases.append(("nul-before-newline", [str(p)], None, None))
     cases.append(("/dev/zero", ["/dev/zero"], None, None))
@@ -135,7 +138,7 @@ def run(argv: list[str], stdin: Path | None, timeout: float, limit_mb: int) -> t
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--big", action="store_true", help="also 50 MB of newlines")
+    ap.add_argument("--big", action="store_true", help="also 50 MB of newlines and a 40 MB dmesg")
     ap.add_argument("--only", nargs="*", help="run only these inputs")
     ap.add_argument("--timeout", type=float, default=120.0)
     ap.add_argument("--limit-mb", type=int, default=4096)
