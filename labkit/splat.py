@@ -892,6 +892,11 @@ class _Lines:
             if pos >= len(text):
                 return False
             m = _TAG.search(text, pos)
+            # Every title says "lock": a tag without it close behind (a plain
+            # "WARNING: CPU: 0 PID: 1 at ...", a log of nothing but tags) is
+            # passed over here, without decoding its line.
+            while m is not None and text.find("lock", m.end(), m.end() + 200) < 0:
+                m = _TAG.search(text, m.end())
             if m is None:
                 self.pos = len(text) + 1
                 return False
