@@ -249,21 +249,6 @@ EXPECTED["shm_xfs_syslog_escaped_wrapped.txt"] = {
     "locks_held": ["&mm->mmap_sem"],
     "kernel": "4.2.0-0.rc3.git0.1.fc24.x86_64+debug #1 Tainted: G W",
 }
-EXPECTED["ceph_teuthology_syslog_escaped.txt"] = {
-    # RFC 3339 syslog stamps, "#012" escapes, the old "[ INFO: ... ]" title and
-    # lock lines without an address; the excerpt stops inside "-> #2"'s stack.
-    "kind": "circular",
-    "title": "possible circular locking dependency detected",
-    "task_comm": "tp_fstore_op/28134",
-    "acquiring_lock": "&sb->s_type->i_mutex_key#19",
-    "held_lock": "&pipe->mutex/1",
-    "chain": ["&pipe->mutex/1"],
-    "chain_exists_of": [],
-    "scenario": [],
-    "locks_held_count": None,
-    "locks_held": [],
-    "kernel": "4.5.0-ceph-10672-g5ef5edb #1 Not tainted",
-}
 
 # The per-kind facts (None where a kind has no such fact, or the report was
 # cut before it).
@@ -359,7 +344,6 @@ EXPECTED_STACKS["shm_xfs_syslog_escaped_wrapped.txt"] = (
     ("__lock_acquire", "lock_acquire", "down_write", "shm_close", "remove_vma", "do_munmap", "SyS_shmdt",
      "entry_SYSCALL_64_fastpath"),
 )
-EXPECTED_STACKS["ceph_teuthology_syslog_escaped.txt"] = (("lock_acquire", "mutex_lock_nested"),)
 EXPECTED_STACKS["kvm_vfio_quoted.txt"] = EXPECTED_STACKS["kvm_vfio.txt"]
 
 DATA_FILES = sorted(p.name for p in SPLATS.glob("*.txt"))
@@ -368,7 +352,7 @@ DATA_FILES = sorted(p.name for p in SPLATS.glob("*.txt"))
 PLAIN_FILES = [n for n in DATA_FILES if n not in
                {"kvm_vfio.txt", "kvm_vfio_quoted.txt", "iommufd.txt", "rapl_recursive_ci.txt",
                 "fuse_recursive_syslog.txt", "nfsd_laundromat_syslog_escaped.txt",
-                "shm_xfs_syslog_escaped_wrapped.txt", "ceph_teuthology_syslog_escaped.txt"}]
+                "shm_xfs_syslog_escaped_wrapped.txt"}]
 
 
 def test_every_data_file_has_expectations():
