@@ -34,7 +34,7 @@ __all__ = ["View", "cases", "story", "code", "explore", "bug", "replay", "timeli
            "before_after_plan", "check", "solution", "check_schedule", "check_verdict", "check_fix", "check_chain",
            "fix_template", "rarity", "from_splat"]
 
-_THEME = {"name": "light"}
+_THEME = {"name": "auto"}
 
 
 def _one_line_errors() -> None:
@@ -57,18 +57,44 @@ _one_line_errors()
 
 
 def set_theme(name: str) -> None:
-    """``"light"`` or ``"dark"``: the theme pictures are drawn for (JupyterLab Dark wants "dark")."""
-    if name not in ("light", "dark"):
-        raise LabError(f"theme must be 'light' or 'dark', not {name!r}")
+    """The colours pictures are drawn in: ``"auto"`` (the default) or a fixed ``"light"`` / ``"dark"``.
+
+    ``"auto"`` pictures take the colour of the text around them, so they
+    follow JupyterLab's light or dark theme (and VS Code's) with nothing to
+    set; ``"dark"`` paints its own dark background, for a page that shows
+    pictures as images (and for PNG export).
+    """
+    if name not in ("auto", "light", "dark"):
+        raise LabError(f"theme must be 'light' or 'dark' (or 'auto': follow the page), not {name!r}")
     _THEME["name"] = name
 
 
 class View:
-    """A picture and its text rendering: Jupyter shows the picture, ``print`` the text."""
+    """A picture and its text rendering: Jupyter shows the picture, ``print`` the text.
+
+    A picture of the lab's own (a timeline, a before/after, a graph) is SVG
+    drawn in pure Python: Jupyter gets it inline (``text/html``, so it takes
+    the page's colours; JupyterLab would put ``image/svg+xml`` in an
+    ``<img>``, out of reach of the theme), ``.svg`` is the same picture as a
+    standalone file, and ``.png`` a matplotlib rendering of it, made on first
+    use (PNG export on the desktop; a notebook never needs matplotlib).
+    """
 
     def __init__(self, text: str, png: bytes | None = None, svg: str | None = None, markdown: str | None = None,
-                 html: str | None = None):
-        self.text, self.png, self.svg, self.markdown, self.html = text, png, svg, markdown, html
+                 html: str | None = None, scene=None):
+        self.text, self._png, self.svg, self.markdown, self.html = text, png, svg, markdown, html
+        self.scene = scene
+
+    @property
+    def png(self) -> bytes | None:
+        if self._png is None and self.scene is not None:
+            from .render.mpl import figure_png, to_axes
+            self._png = figure_png(to_axes(self.scene, theme=_THEME["name"]).figure)
+        return self._png
+
+    @png.setter
+    def png(self, value) -> None:
+        self._png = value
 
     def __str__(self) -> str:
         return self.text
@@ -78,17 +104,22 @@ class View:
 
     def _repr_mimebundle_(self, include=None, exclude=None):
         bundle = {"text/plain": self.text}
-        if self.svg is not None:
+        if self.html is not None:
+            bundle["text/html"] = self.html
+        elif self.svg is not None:
             bundle["image/svg+xml"] = self.svg
-        elif self.png is not None:
-            bundle["image/png"] = self.png
+        elif self._png is not None:
+            bundle["image/png"] = self._png
         elif self.markdown is not None:
             bundle["text/markdown"] = self.markdown
-        elif self.html is not None:
-            bundle["text/html"] = self.html
         else:
             bundle["text/html"] = f"<pre>{html.escape(self.text)}</pre>"
         return bundle
+
+
+def _picture(text: str, svg: str, scene=None) -> View:
+    """A view of an SVG picture: inline in the notebook, standalone in ``.svg``."""
+    return View(text, svg=svg, html=f'<div class="labkit-view">{svg}</div>', scene=scene)
 
 
 # --- words ---------------------------------------------------------------------
@@ -193,14 +224,15 @@ def replay(case_id: str, variant: str = "before", schedule: str | None = None) -
 
 
 def timeline(case_id: str, variant: str = "before", schedule: str | None = None, upto: int | None = None) -> View:
-    """The per-cpu timeline of a schedule: lock holds, waits, findings (and its text)."""
-    from .render import draw_timeline, figure_png, timeline_text
+    """The per-cpu timeline of a schedule: lock holds and waits, refcounts, object
+    lifetimes, shared variables, findings (and its text, listing the same events)."""
+    from .render import timeline_scene, to_svg
     from .trace import replay as _replay
     prog = program(case_id, variant)
     # The schedule must run as written: a bad one is the same error as replay's.
     trace = _replay(prog, _schedule(case_id, variant, schedule))
-    ax = draw_timeline(trace, upto=upto, theme=_THEME["name"])
-    return View(timeline_text(trace, upto=upto), png=figure_png(ax.figure))
+    sc = timeline_scene(trace, upto=upto)
+    return _picture(sc.desc, to_svg(sc, theme=_THEME["name"]), sc)
 
 
 def _same_threads(a, b) -> bool:
@@ -256,18 +288,20 @@ def before_after(case_id: str, schedule: str | None = None, variants=None) -> Vi
     """Each variant under the same schedule, one timeline above the other —
     or, where a variant runs different threads, under its own bug schedule
     (see :func:`before_after_plan`; the titles say which)."""
-    from .render import draw_before_after, figure_png, replay_prefix, timeline_text
+    from .render import before_after_runs, before_after_scene, timeline_text, to_svg
     plan = before_after_plan(case_id, schedule, variants)
     variants = tuple(v for v, _, _ in plan)
     scheds = {v: s for v, s, _ in plan}
     notes = {v: why for v, _, why in plan if not why.startswith("the schedule: ")}
-    fig = draw_before_after(case_id, scheds, variants=variants, theme=_THEME["name"], notes=notes)
+    runs = before_after_runs(case_id, scheds, variants)
+    sc = before_after_scene(runs, notes=notes)
     parts = []
-    for v, s, why in plan:
-        trace, stop = replay_prefix(program(case_id, v), s)
+    for v, (trace, stop) in zip(variants, runs):
         head = f"--- {case_id}/{v}: " + (notes.get(v) or (stop or f"whole schedule ({len(trace.steps)} steps)"))
         parts.append(head + "\n" + timeline_text(trace))
-    return View("\n\n".join(parts), png=figure_png(fig))
+    text = "\n\n".join(parts)
+    sc.desc = text
+    return _picture(text, to_svg(sc, theme=_THEME["name"]), sc)
 
 
 def lockdep(case_id: str, variant: str = "before") -> View:
@@ -279,31 +313,33 @@ def lockdep(case_id: str, variant: str = "before") -> View:
 def lock_order(case_id: str, variant: str = "before") -> View:
     """Lockdep's lock-order graph for the variant's serial runs, the cycle marked."""
     from .lockdep import lockdep_schedules
-    from .render import graph_text, lock_order_dot, lock_order_graph
+    from .render import graph_text, lock_order_graph
     from .trace import replay as _replay
     prog = program(case_id, variant)
     g = lock_order_graph([_replay(prog, s) for s in lockdep_schedules(case_id, variant)])
-    return _graph_view(graph_text(g) or "(no lock is taken while another is held)",
-                       lock_order_dot(g, theme=_THEME["name"], prog=prog))
+    text = graph_text(g) or "(no lock is taken while another is held)"
+    return _graph_view(text, g, prog, f"{case_id}/{variant}: lockdep's lock-order graph")
 
 
 def wait_for(case_id: str, variant: str = "before", schedule: str | None = None) -> View:
     """Who waits for whom at the end of a schedule (default: the bug)."""
-    from .render import graph_text, replay_prefix, wait_for_dot, wait_for_graph
+    from .render import graph_text, replay_prefix, wait_for_graph
     prog = program(case_id, variant)
     trace, _ = replay_prefix(prog, _schedule(case_id, variant, schedule))
-    state = trace.final
-    return _graph_view(graph_text(wait_for_graph(prog, state)) or "nobody waits",
-                       wait_for_dot(prog, state, theme=_THEME["name"]))
+    g = wait_for_graph(prog, trace.final)
+    text = graph_text(g) or "nobody waits"
+    return _graph_view(text, g, prog, f"{case_id}/{variant}: who waits for whom after step {len(trace.steps)}")
 
 
-def _graph_view(text: str, dot_source: str) -> View:
-    """SVG through graphviz; without ``dot``, the networkx drawing (render says so once)."""
-    from .render import draw_graph, figure_png, render_svg
-    svg = render_svg(dot_source)
-    if svg is not None:
-        return View(text, svg=svg)
-    return View(text, png=figure_png(draw_graph(dot_source, theme=_THEME["name"]).figure))
+def _graph_view(text: str, graph, prog, title: str) -> View:
+    """graphviz's SVG when ``dot`` is there; else the same graph laid out in pure
+    Python (JupyterLite has no ``dot``): SVG either way, no matplotlib."""
+    from .render import graph_scene, graph_svg
+    view = _picture(text, graph_svg(graph, theme=_THEME["name"], prog=prog, title=title, desc=text))
+    view.graph = graph
+    # PNG export: the pure-Python layout painted by matplotlib (the same words and styles).
+    view.scene = graph_scene(graph, prog=prog, title=title, desc=text)
+    return view
 
 
 def compare(case_id: str, variant: str, path) -> View:

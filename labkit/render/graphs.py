@@ -10,14 +10,16 @@ Two graphs explain a deadlock, and they are different on purpose:
   ``CPU0 -> CPU1`` labelled with a lock means "CPU0 waits for that lock, and
   CPU1 is why". A cycle here is a deadlock that *has* happened.
 
-Both are ``networkx.DiGraph`` values, turned into DOT source for graphviz
-(:func:`lock_order_dot`, :func:`wait_for_dot`), drawn on a matplotlib axes
-(:func:`draw_graph`) or rendered to SVG for a notebook (:func:`render_svg`).
-Cycle edges are vermillion (``FINDING_COLOR``) *and* bold dashed *and*
-labelled ``(cycle)``, so colour is never the only cue.
-
-Without graphviz's ``dot`` program, :func:`draw_graph` draws with networkx
-and matplotlib instead and says so once; :func:`render_svg` returns ``None``.
+Both are ``networkx.DiGraph`` values (networkx is pure Python; none of its
+numpy layouts is used). One description of each drawing (labels, colours,
+styles: :func:`graph_spec`) is written as DOT for graphviz
+(:func:`lock_order_dot`, :func:`wait_for_dot`) and laid out in pure Python
+when ``dot`` is missing, as in JupyterLite (:func:`graph_scene`: nodes on a
+circle, the cycle's nodes in order, edge labels placed clear of nodes and of
+each other). :func:`graph_svg` gives the notebook's SVG either way;
+:func:`draw_graph` a matplotlib axes. Cycle edges are vermillion
+(``FINDING_COLOR``) *and* bold dashed *and* labelled ``(cycle)``, so colour
+is never the only cue.
 
 >>> from labkit.cases import program
 >>> from labkit.trace import replay
@@ -33,14 +35,20 @@ import re
 import shutil
 import warnings
 
+import math
+from typing import NamedTuple
+
 import networkx as nx
 
 from ..semantics import DONE, WAIT, deadlock_cycles, wait_for_edges
-from .style import FINDING_COLOR, THEMES, lock_style
+from .fonts import text_width
+from .scene import Curve, Rect, Scene, Text
+from .style import FINDING_COLOR, THEMES, lock_style, text_on
 from .text import caller_frame, cycle_edges
 
 __all__ = ["GraphvizMissingWarning", "lock_order_graph", "wait_for_graph", "lock_order_dot",
-           "wait_for_dot", "graph_dot", "draw_graph", "render_svg", "have_dot"]
+           "wait_for_dot", "graph_dot", "graph_spec", "graph_scene", "graph_svg", "themed_svg", "draw_graph",
+           "render_svg", "have_dot"]
 
 _FONT = "DejaVu Sans"
 _PNG_DPI = 150
@@ -50,19 +58,21 @@ class GraphvizMissingWarning(UserWarning):
     """graphviz's ``dot`` is missing or failed: a graph was drawn by networkx instead."""
 
 
+# In the "auto" theme the DOT text colour is this stand-in, which the SVG then
+# turns into currentColor (so graphviz's picture follows the page's theme too).
+_AUTO_FG = "#0A0B0C"
+
+
 def _theme(theme: str) -> dict:
+    if theme == "auto":
+        return dict(THEMES["light"], fg=_AUTO_FG)
     try:
         return THEMES[theme]
     except KeyError:
         raise ValueError(f"theme must be one of {', '.join(THEMES)}, not {theme!r}") from None
 
 
-def _text_on(color: str) -> str:
-    """Black or white text, whichever contrasts more with a fill colour (WCAG)."""
-    r, g, b = (int(color[i:i + 2], 16) / 255 for i in (1, 3, 5))
-    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
-    lum = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
-    return "#111111" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#FFFFFF"
+_text_on = text_on
 
 
 # ---------------------------------------------------------------------------
@@ -133,7 +143,25 @@ def wait_for_graph(prog, state) -> nx.DiGraph:
 
 
 # ---------------------------------------------------------------------------
-# DOT
+# One description of a drawing: nodes and edges with words and styles
+
+class NodeSpec(NamedTuple):
+    id: str
+    lines: tuple            # label lines; the first is the name
+    fill: str | None        # a lock's colour, or None (outlined in the text colour)
+    text: str               # text colour: "fg" or a fixed colour on the fill
+
+
+class EdgeSpec(NamedTuple):
+    a: str
+    b: str
+    lines: tuple
+    color: str              # "fg" or a fixed colour
+    width: float
+    dashed: bool
+    cycle: bool
+    attempted: bool = False
+
 
 def _lock_index(prog, node, k: int, d: dict) -> int:
     """Which palette entry a lock-class node gets: its declaration index, as on the timelines."""
@@ -146,13 +174,66 @@ def _lock_index(prog, node, k: int, d: dict) -> int:
     return k
 
 
+def graph_spec(graph: nx.DiGraph, cycle=None, prog=None) -> tuple[list[NodeSpec], list[EdgeSpec]]:
+    """The words and styles of a lock-order or wait-for graph, for DOT and for the pure-Python layout.
+
+    >>> g = nx.DiGraph([("A", "B"), ("B", "A")])
+    >>> nodes, edges = graph_spec(g, cycle=["A", "B"])
+    >>> [n.id for n in nodes], [(e.a, e.b, e.lines, e.cycle) for e in edges]
+    (['A', 'B'], [('A', 'B', ('(cycle)',), True), ('B', 'A', ('(cycle)',), True)])
+    """
+    wait_for = graph.graph.get("kind") == "wait_for" or any("lock" in d for _, _, d in graph.edges(data=True))
+    marked = None if cycle is None else cycle_edges(cycle)
+    nodes, edges = [], []
+    for k, (n, d) in enumerate(graph.nodes(data=True)):
+        if wait_for:
+            lines = (str(n), d["status"]) if "status" in d else (str(n),)
+            nodes.append(NodeSpec(str(n), lines, None, "fg"))
+        else:
+            color = lock_style(_lock_index(prog, n, k, d))["color"]
+            locks = d.get("locks", ())
+            lines = (str(n),) if not locks or tuple(locks) == (n,) else (str(n), f"({', '.join(locks)})")
+            nodes.append(NodeSpec(str(n), lines, color, text_on(color)))
+    for a, b, d in graph.edges(data=True):
+        on_cycle = (a, b) in marked if marked is not None else bool(d.get("cycle"))
+        if wait_for:
+            lines = [f"waits for {d.get('lock', '?')}"]
+            if d.get("queued"):
+                lines.append("(queued ahead)")
+            color = lock_style(d["index"])["color"] if "index" in d else "fg"
+            width = 2.0
+        else:
+            lines = [str(d["cpu"])] if d.get("cpu") else []
+            fn = caller_frame(d.get("stack") or ())
+            if fn:
+                lines.append(fn + "()")
+            color, width = "fg", 1.4
+        if on_cycle:
+            lines.append("(cycle)")
+            color, width = FINDING_COLOR, 3.0
+        edges.append(EdgeSpec(str(a), str(b), tuple(lines), color, width, on_cycle, on_cycle))
+    # A cycle edge lockdep never added: the acquisition that would close the cycle.
+    known = {n.id for n in nodes}
+    for a, b in sorted((marked or set()) - set(graph.edges), key=str):
+        for n in (a, b):
+            if str(n) not in known:
+                nodes.append(NodeSpec(str(n), (str(n),), None, "fg"))
+                known.add(str(n))
+        edges.append(EdgeSpec(str(a), str(b), ("attempted", "(closes the cycle)"), FINDING_COLOR, 3.0, True, True,
+                              attempted=True))
+    return nodes, edges
+
+
+# ---------------------------------------------------------------------------
+# DOT
+
 def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light", prog=None) -> str:
     """DOT source for either graph; see :func:`lock_order_dot` and :func:`wait_for_dot`."""
     import graphviz
 
     th = _theme(theme)
     wait_for = graph.graph.get("kind") == "wait_for" or any("lock" in d for _, _, d in graph.edges(data=True))
-    marked = None if cycle is None else cycle_edges(cycle)
+    nodes, edges = graph_spec(graph, cycle=cycle, prog=prog)
     dot = graphviz.Digraph(
         "wait_for" if wait_for else "lock_order",
         graph_attr={"bgcolor": "transparent", "rankdir": "LR", "fontname": _FONT, "fontcolor": th["fg"],
@@ -161,44 +242,31 @@ def graph_dot(graph: nx.DiGraph, cycle=None, theme: str = "light", prog=None) ->
                    "penwidth": "1.4"},
         edge_attr={"fontname": _FONT, "fontsize": "10", "color": th["fg"], "fontcolor": th["fg"],
                    "penwidth": "1.4", "arrowsize": "0.9"})
-    for k, (n, d) in enumerate(graph.nodes(data=True)):
-        if wait_for:
-            label = f"{n}\\n{d['status']}" if "status" in d else str(n)
-            dot.node(str(n), label=label, shape="ellipse")
+    for nd in nodes:
+        label = "\\n".join(nd.lines)
+        if nd.fill is None:
+            if wait_for:
+                dot.node(nd.id, label=label, shape="ellipse")
+            else:
+                dot.node(nd.id, shape="box")
         else:
-            color = lock_style(_lock_index(prog, n, k, d))["color"]
-            locks = d.get("locks", ())
-            label = str(n) if not locks or tuple(locks) == (n,) else f"{n}\\n({', '.join(locks)})"
-            dot.node(str(n), label=label, shape="box", style="filled,rounded", fillcolor=color,
-                     fontcolor=_text_on(color), color=color)
+            dot.node(nd.id, label=label, shape="box", style="filled,rounded", fillcolor=nd.fill,
+                     fontcolor=nd.text, color=nd.fill)
     cycle_style = {"color": FINDING_COLOR, "penwidth": "3", "style": "bold,dashed"}
-    for a, b, d in graph.edges(data=True):
-        on_cycle = (a, b) in marked if marked is not None else bool(d.get("cycle"))
+    for e in edges:
+        label = "\\n".join(e.lines)
+        if e.attempted:
+            dot.edge(e.a, e.b, label=label + "\\n ", **cycle_style)
+            continue
         attrs: dict = {}
         if wait_for:
-            label = f"waits for {d.get('lock', '?')}"
-            if d.get("queued"):
-                label += "\\n(queued ahead)"
-            attrs["color"] = lock_style(d["index"])["color"] if "index" in d else th["fg"]
+            attrs["color"] = th["fg"] if e.color == "fg" else e.color
             attrs["penwidth"] = "2"
-        else:
-            parts = [str(d["cpu"])] if d.get("cpu") else []
-            fn = caller_frame(d.get("stack") or ())
-            if fn:
-                parts.append(fn + "()")
-            label = "\\n".join(parts)
-        if on_cycle:
-            label = (label + "\\n" if label else "") + "(cycle)"
+        if e.cycle:
             attrs.update(cycle_style)
         # dot centres a label on its edge's midpoint, where its last line touches
         # the line; a blank last line lifts the words clear of it.
-        dot.edge(str(a), str(b), label=label + "\\n " if label else "", **attrs)
-    # A cycle edge lockdep never added: the acquisition that would close the cycle.
-    for a, b in sorted((marked or set()) - set(graph.edges), key=str):
-        for n in (a, b):
-            if n not in graph:
-                dot.node(str(n), shape="box")
-        dot.edge(str(a), str(b), label="attempted\\n(closes the cycle)\\n ", **cycle_style)
+        dot.edge(e.a, e.b, label=label + "\\n " if label else "", **attrs)
     return dot.source
 
 
@@ -214,13 +282,12 @@ def lock_order_dot(graph: nx.DiGraph, cycle=None, theme: str = "light", prog=Non
         edges whose ``cycle`` attribute is true. A cycle edge the graph lacks
         — lockdep does not add the dependency that closes a cycle, it reports
         it — is drawn too, labelled ``attempted``.
-    theme : ``"light"`` or ``"dark"``
+    theme : ``"light"``, ``"dark"`` or ``"auto"``
         Text and line colour; the background is transparent either way.
     prog : Program, optional
         Colours each lock class as the timelines do (declaration order) when
         the graph's nodes carry no ``index``.
 
-    >>> import networkx as nx
     >>> g = nx.DiGraph([("A", "B"), ("B", "A")])
     >>> src = lock_order_dot(g, cycle=["A", "B"])
     >>> 'A -> B [label="(cycle)\\\\n " color="#D55E00" penwidth=3 style="bold,dashed"]' in src
@@ -235,7 +302,7 @@ def wait_for_dot(prog, state, theme: str = "light") -> str:
 
 
 # ---------------------------------------------------------------------------
-# Rendering
+# Rendering with graphviz
 
 def have_dot() -> bool:
     """Is graphviz's ``dot`` program on the PATH? (Asked each time, never cached.)"""
@@ -246,17 +313,17 @@ _noticed = False
 
 
 def _notice(why: str) -> None:
-    """Say once per session that graphs fall back to networkx drawings."""
+    """Say once per session that a matplotlib graph is laid out without graphviz."""
     global _noticed
     if not _noticed:
         _noticed = True
-        warnings.warn(f"{why}: drawing graphs with networkx instead of graphviz "
+        warnings.warn(f"{why}: laying graphs out in pure Python instead of with graphviz "
                       f"(install graphviz, e.g. 'apt-get install graphviz', for the usual layout)",
                       GraphvizMissingWarning, stacklevel=3)
 
 
 def render_svg(dot_source: str) -> str | None:
-    """SVG text of a DOT source, for a notebook; ``None`` without ``dot``.
+    """SVG text of a DOT source, as graphviz writes it; ``None`` without ``dot``.
 
     >>> svg = render_svg('digraph { A -> B }')
     >>> svg is None or svg.lstrip().startswith("<?xml")
@@ -271,6 +338,27 @@ def render_svg(dot_source: str) -> str | None:
         return None
 
 
+def themed_svg(svg: str, theme: str = "auto", title: str = "", desc: str = "") -> str:
+    """graphviz's SVG made fit to show inline: no XML prolog, a ``<title>`` and
+    ``<desc>`` (the text rendering) for screen readers, scaled to the page's
+    width; in the ``auto`` theme its text and lines in ``currentColor`` (the
+    page's text colour), in the ``dark`` theme on a dark background."""
+    from html import escape
+    i = svg.find("<svg")
+    svg = svg[i:] if i >= 0 else svg
+    if theme == "auto":
+        svg = re.sub(re.escape(_AUTO_FG), "currentColor", svg, flags=re.I)
+    m = re.match(r"<svg\b[^>]*>", svg)
+    if not m:
+        return svg
+    tag = m.group(0)
+    new = tag[:-1].replace("<svg", '<svg role="img" class="labkit-figure" style="max-width:100%;height:auto"', 1)
+    extra = f"<title>{escape(title, False)}</title><desc>{escape(desc, False)}</desc>" if title or desc else ""
+    if theme == "dark":
+        extra += f'<rect width="100%" height="100%" fill="{THEMES["dark"]["bg"]}" rx="4"/>'
+    return new + ">" + extra + svg[m.end():]
+
+
 def _png(dot_source: str) -> bytes:
     import graphviz
     # The dpi belongs to this rendering, not to the source (SVG must stay unscaled).
@@ -278,12 +366,257 @@ def _png(dot_source: str) -> bytes:
     return graphviz.Source(src).pipe(format="png")
 
 
+def graph_svg(graph, theme: str = "auto", cycle=None, prog=None, title: str = "", desc: str = "",
+              use_dot: bool | None = None) -> str:
+    """The SVG a notebook shows for a graph: graphviz's when ``dot`` is there
+    (and ``use_dot`` is not False), else :func:`graph_scene` painted by
+    :func:`labkit.render.svg.to_svg` — the same words, colours and styles."""
+    from .svg import to_svg
+    if use_dot is None:
+        use_dot = have_dot()
+    if use_dot:
+        svg = render_svg(graph_dot(graph, cycle=cycle, theme=theme, prog=prog))
+        if svg is not None:
+            return themed_svg(svg, theme, title, desc)
+    return to_svg(graph_scene(graph, cycle=cycle, prog=prog, title=title, desc=desc), theme=theme)
+
+
+# ---------------------------------------------------------------------------
+# The pure-Python layout (no dot, no numpy): for JupyterLite and as a fallback
+
+_NODE_FONT = 12.5
+_EDGE_FONT = 11
+_GAP = 4.0
+
+
+def _node_box(nd: NodeSpec) -> tuple[float, float]:
+    w = max(text_width(t, _NODE_FONT, i == 0) for i, t in enumerate(nd.lines)) + 22
+    h = len(nd.lines) * _NODE_FONT * 1.25 + 12
+    return max(w, 56), h
+
+
+def _order(nodes, edges) -> list[str]:
+    """Nodes in drawing order round the circle: a cycle's nodes in cycle order first."""
+    ids = [n.id for n in nodes]
+    cyc = nx.DiGraph([(e.a, e.b) for e in edges if e.cycle and e.a != e.b])
+    out: list[str] = []
+    for c in sorted(nx.simple_cycles(cyc), key=len, reverse=True) if len(cyc) else []:
+        start = min(range(len(c)), key=lambda i: ids.index(c[i]))
+        for n in c[start:] + c[:start]:
+            if n not in out:
+                out.append(n)
+    return out + [n for n in ids if n not in out]
+
+
+def _positions(order, boxes) -> dict:
+    n = len(order)
+    if n == 1:
+        return {order[0]: (0.0, 0.0)}
+    if n == 2:
+        a, b = order
+        d = (boxes[a][0] + boxes[b][0]) / 2 + 190
+        return {a: (0.0, 0.0), b: (d, 0.0)}
+    # An ellipse, wider than tall (labels are wide), big enough that no two
+    # boxes come closer than the room an edge label needs.
+    rx = 120.0
+    while True:
+        ry = rx * 0.62
+        pos = {}
+        for i, nid in enumerate(order):
+            a = math.pi + 2 * math.pi * i / n        # first node on the left, then clockwise over the top
+            pos[nid] = (rx * math.cos(a), -ry * math.sin(a))
+        ok = True
+        for i in range(n):
+            for j in range(i + 1, n):
+                (xa, ya), (xb, yb) = pos[order[i]], pos[order[j]]
+                wa, ha = boxes[order[i]]
+                wb, hb = boxes[order[j]]
+                if abs(xa - xb) < (wa + wb) / 2 + 70 and abs(ya - yb) < (ha + hb) / 2 + 46:
+                    ok = False
+        if ok or rx > 2000:
+            return pos
+        rx *= 1.15
+
+
+def _clip(center, box, toward) -> tuple[float, float]:
+    """Where the ray from a box's centre towards a point leaves the box (plus a gap)."""
+    (cx, cy), (w, h) = center, box
+    dx, dy = toward[0] - cx, toward[1] - cy
+    if abs(dx) < 1e-9 and abs(dy) < 1e-9:
+        return cx, cy
+    hw, hh = w / 2 + _GAP, h / 2 + _GAP
+    t = min(hw / abs(dx) if dx else math.inf, hh / abs(dy) if dy else math.inf)
+    return cx + dx * t, cy + dy * t
+
+
+def _overlaps(r, rects, gap=3.0) -> float:
+    x0, y0, x1, y1 = r
+    total = 0.0
+    for a0, b0, a1, b1 in rects:
+        w = min(x1, a1) - max(x0, a0) + gap
+        h = min(y1, b1) - max(y0, b0) + gap
+        if w > 0 and h > 0:
+            total += w * h
+    return total
+
+
+def graph_scene(graph, cycle=None, prog=None, title: str = "", desc: str = "") -> Scene:
+    """A lock-order or wait-for graph laid out in pure Python, as a scene.
+
+    ``graph`` is a networkx graph from this module, or DOT source this module
+    wrote. Nodes sit on an ellipse, a cycle's nodes in cycle order (so the
+    cycle reads round it); an edge that has a partner the other way bows to
+    its right, so the two never overlap; a self-loop (an AA deadlock) stands
+    on its node. Each edge label takes the first of a few places beside its
+    edge's middle that hits no node and no other label.
+
+    >>> g = nx.DiGraph([("A", "B"), ("B", "A")])
+    >>> s = graph_scene(g, cycle=["A", "B"])
+    >>> sorted(i.gid for i in s.find("edge:")), "(cycle)" in s.texts()
+    (['edge:A->B', 'edge:B->A'], True)
+    """
+    if isinstance(graph, str):
+        nodes, edges = _spec_from_dot(parse_dot(graph))
+    else:
+        nodes, edges = graph_spec(graph, cycle=cycle, prog=prog)
+    sc = Scene(0, 0, title, desc)
+    if not nodes:
+        sc.width, sc.height = 220, 60
+        sc.add(Text(110, 34, "(empty graph)", size=_NODE_FONT, anchor="middle", color="muted"))
+        return sc
+    by_id = {n.id: n for n in nodes}
+    boxes = {n.id: _node_box(n) for n in nodes}
+    pos = _positions(_order(nodes, edges), boxes)
+    node_rects = [(pos[i][0] - boxes[i][0] / 2, pos[i][1] - boxes[i][1] / 2,
+                   pos[i][0] + boxes[i][0] / 2, pos[i][1] + boxes[i][1] / 2) for i in pos]
+    pairs = {(e.a, e.b) for e in edges}
+    curves, labels = [], []
+    geo = []
+    for e in edges:
+        (xa, ya), (xb, yb) = pos[e.a], pos[e.b]
+        if e.a == e.b:
+            w, h = boxes[e.a]
+            top = ya - h / 2 - _GAP
+            p0, p2 = (xa - 16, top), (xa + 16, top)
+            ctrl = (xa, top - 70)
+            normal = (0.0, -1.0)
+        else:
+            dx, dy = xb - xa, yb - ya
+            d = math.hypot(dx, dy)
+            nx_, ny_ = -dy / d, dx / d          # the right of the direction of travel (y down)
+            bend = 0.18 * d if (e.b, e.a) in pairs else 0.0
+            mid = ((xa + xb) / 2, (ya + yb) / 2)
+            ctrl = (mid[0] + nx_ * bend * 2, mid[1] + ny_ * bend * 2)
+            p0 = _clip((xa, ya), boxes[e.a], ctrl if bend else (xb, yb))
+            p2 = _clip((xb, yb), boxes[e.b], ctrl if bend else (xa, ya))
+            if not bend:
+                ctrl = ((p0[0] + p2[0]) / 2, (p0[1] + p2[1]) / 2)
+            normal = (nx_, ny_) if bend else ((nx_, ny_) if ny_ < 0 or (ny_ == 0 and nx_ > 0) else (-nx_, -ny_))
+        curves.append(Curve(p0, ctrl, p2, stroke=e.color, width=e.width, dash="dash" if e.dashed else None,
+                            head_size=11 if e.width >= 2.5 else 9, gid=f"edge:{e.a}->{e.b}"))
+        geo.append((e, p0, ctrl, p2, normal))
+    # Obstacles for the labels: the nodes, and every edge as a string of small boxes.
+    taken = list(node_rects)
+    for _, p0, ctrl, p2, _ in geo:
+        for i in range(1, 24):
+            t = i / 24
+            bx = (1 - t) ** 2 * p0[0] + 2 * t * (1 - t) * ctrl[0] + t ** 2 * p2[0]
+            by = (1 - t) ** 2 * p0[1] + 2 * t * (1 - t) * ctrl[1] + t ** 2 * p2[1]
+            taken.append((bx - 2, by - 2, bx + 2, by + 2))
+    for e, p0, ctrl, p2, normal in geo:
+        if not e.lines:
+            continue
+        lw = max(text_width(t, _EDGE_FONT, t == "(cycle)") for t in e.lines)
+        lh = len(e.lines) * _EDGE_FONT * 1.25
+        best = None
+        for t_along in (0.5, 0.35, 0.65, 0.2, 0.8):
+            bx = (1 - t_along) ** 2 * p0[0] + 2 * t_along * (1 - t_along) * ctrl[0] + t_along ** 2 * p2[0]
+            by = (1 - t_along) ** 2 * p0[1] + 2 * t_along * (1 - t_along) * ctrl[1] + t_along ** 2 * p2[1]
+            for side in (1, -1):
+                for off in (8, 20):
+                    nxs, nys = normal[0] * side, normal[1] * side
+                    # The label's box clears the edge by ``off`` px, on that side.
+                    reach = off + abs(nxs) * lw / 2 + abs(nys) * lh / 2
+                    cx, cy = bx + nxs * reach, by + nys * reach
+                    r = (cx - lw / 2, cy - lh / 2, cx + lw / 2, cy + lh / 2)
+                    cost = _overlaps(r, taken) + (0 if side == 1 else 0.5) + off / 100 + abs(t_along - 0.5)
+                    if best is None or cost < best[0]:
+                        best = (cost, r)
+            if best and best[0] < 2:
+                break
+        r = best[1]
+        taken.append(r)
+        labels.append((r, e))
+    items: list = []
+    for nid, (x, y) in pos.items():
+        nd = by_id[nid]
+        w, h = boxes[nid]
+        gid = f"node:{nid}"
+        if nd.fill:
+            items.append(Rect(x - w / 2, y - h / 2, w, h, fill=nd.fill, stroke=nd.fill, width=1.4, rx=7, gid=gid))
+        else:
+            items.append(Rect(x - w / 2, y - h / 2, w, h, fill=None, stroke="fg", width=1.4, rx=h / 2 if len(nd.lines) < 2 else 12,
+                              gid=gid))
+        top = y - len(nd.lines) * _NODE_FONT * 1.25 / 2
+        for i, line in enumerate(nd.lines):
+            items.append(Text(x, top + (i + 0.8) * _NODE_FONT * 1.25, line, size=_NODE_FONT if i == 0 else _NODE_FONT - 1.5,
+                              anchor="middle", weight="bold" if i == 0 else "normal", color=nd.text,
+                              gid=f"nodelabel:{nid}" if i == 0 else ""))
+    items = curves + items
+    for (x0, y0, x1, y1), e in labels:
+        for i, line in enumerate(e.lines):
+            cyc = line == "(cycle)" or e.attempted
+            items.append(Text((x0 + x1) / 2, y0 + (i + 0.82) * _EDGE_FONT * 1.25, line, size=_EDGE_FONT,
+                              anchor="middle", weight="bold" if line == "(cycle)" else "normal",
+                              color=FINDING_COLOR if cyc and line == "(cycle)" else "fg", gid=f"edgelabel:{e.a}->{e.b}"))
+    # Fit the picture round everything drawn.
+    xs, ys = [], []
+    for r in node_rects + [r for r, _ in labels]:
+        xs += [r[0], r[2]]
+        ys += [r[1], r[3]]
+    for c in curves:
+        xs += [c.p0[0], c.p1[0], c.p2[0]]
+        ys += [c.p0[1], c.p1[1], c.p2[1]]
+    # (a Bézier stays within its control polygon)
+    pad = 14
+    x0, y0 = min(xs) - pad, min(ys) - pad
+    out = Scene(max(xs) - x0 + pad, max(ys) - y0 + pad, title, desc)
+    tmp = Scene(0, 0, items=items)
+    out.place(tmp, -x0, -y0)
+    return out
+
+
+def _spec_from_dot(g: nx.DiGraph) -> tuple[list[NodeSpec], list[EdgeSpec]]:
+    """Node and edge specs from DOT this module wrote (read back by :func:`parse_dot`)."""
+    fgs = {t["fg"].upper() for t in THEMES.values()} | {_AUTO_FG}
+
+    def role(c):
+        return "fg" if c is None or c.upper() in fgs else c
+    nodes = []
+    for n, d in g.nodes(data=True):
+        lines = tuple(d.get("label", n).split("\n"))
+        fill = d.get("fillcolor") if "filled" in d.get("style", "") else None
+        nodes.append(NodeSpec(str(n), lines, fill, role(d.get("fontcolor")) if fill else "fg"))
+    edges = []
+    for a, b, d in g.edges(data=True):
+        lines = tuple(t for t in d.get("label", "").split("\n") if t.strip())
+        dashed = "dashed" in d.get("style", "")
+        cyc = "(cycle)" in lines or "attempted" in lines
+        edges.append(EdgeSpec(str(a), str(b), lines, role(d.get("color")), float(d.get("penwidth", 1.4)), dashed, cyc,
+                              attempted="attempted" in lines))
+    return nodes, edges
+
+
+# ---------------------------------------------------------------------------
+# matplotlib
+
 def draw_graph(graph, ax=None, theme: str = "light", cycle=None, prog=None):
-    """Draw a graph (DOT source, or a networkx graph from this module) on an axes.
+    """Draw a graph (DOT source, or a networkx graph from this module) on a matplotlib axes.
 
     With graphviz's ``dot`` the graph is laid out and rendered by graphviz
-    and shown as an image; without it (or if it fails) networkx and
-    matplotlib draw it, with the same colours, styles and labels, and a
+    and shown as an image; without it (or if it fails) :func:`graph_scene`
+    lays it out in pure Python and :func:`labkit.render.mpl.to_axes` paints
+    it, with the same colours, styles and labels, and a
     :class:`GraphvizMissingWarning` says so once per session.
 
     Parameters
@@ -305,10 +638,10 @@ def draw_graph(graph, ax=None, theme: str = "light", cycle=None, prog=None):
     matplotlib.axes.Axes
     """
     th = _theme(theme)
-    src = graph if isinstance(graph, str) else graph_dot(graph, cycle=cycle, theme=theme, prog=prog)
     png = None
     if have_dot():
         import graphviz
+        src = graph if isinstance(graph, str) else graph_dot(graph, cycle=cycle, theme=theme, prog=prog)
         try:
             png = _png(src)
         except (graphviz.ExecutableNotFound, graphviz.CalledProcessError) as e:
@@ -328,26 +661,15 @@ def draw_graph(graph, ax=None, theme: str = "light", cycle=None, prog=None):
                                  layout="constrained")
         ax.imshow(img, interpolation="antialiased")
         ax.set_axis_off()
-        _paint(ax, th)
+        ax.set_facecolor("none")
+        if th is THEMES["dark"]:
+            ax.figure.set_facecolor(th["bg"])
         return ax
-    if ax is None:
-        # A fixed frame, not constrained layout: the self-loops are placed in
-        # pixels from the node boxes, and must not move when the layout runs.
-        fig = plt.figure(figsize=(6, 3.5))
-        ax = fig.add_axes((0.02, 0.02, 0.96, 0.96))
-    _draw_fallback(parse_dot(src), ax, th)
-    _paint(ax, th)
-    return ax
+    from .mpl import to_axes
+    return to_axes(graph_scene(graph, cycle=cycle, prog=prog), ax=ax, theme=theme)
 
 
-def _paint(ax, th) -> None:
-    """Theme the axes; and the figure only for the dark theme, which needs it to be read."""
-    ax.set_facecolor("none")
-    if th is THEMES["dark"]:
-        ax.figure.set_facecolor(th["bg"])
-
-
-# --- the fallback: a tiny reader for the DOT this module writes -------------
+# --- a tiny reader for the DOT this module writes ---------------------------
 
 _ID = r'"(?:[^"\\]|\\.)*"|[\w.]+'
 _EDGE = re.compile(rf'^\s*({_ID})\s*->\s*({_ID})\s*(?:\[(.*)\])?\s*;?\s*$')
@@ -364,7 +686,7 @@ def _unq(s: str) -> str:
 def parse_dot(src: str) -> nx.DiGraph:
     """Read back the simple DOT this module writes (one statement a line).
 
-    Enough for the fallback drawing: node and edge statements with their
+    Enough for the pure-Python layout: node and edge statements with their
     attributes; ``graph``/``node``/``edge`` defaults are ignored.
 
     >>> g = parse_dot('digraph { A [fillcolor="#E69F00"]\\n A -> B [label="x" style="bold,dashed"] }')
@@ -386,73 +708,3 @@ def parse_dot(src: str) -> nx.DiGraph:
         if m and "=" not in m.group(1):
             g.add_node(_unq(m.group(1)), **{k: _unq(v) for k, v in _ATTR.findall(m.group(2) or "")})
     return g
-
-
-def _draw_fallback(g: nx.DiGraph, ax, th) -> None:
-    """Nodes as labelled boxes, edges as arrows (curved when both ways), self-loops as loops.
-
-    Arrows are clipped at the node boxes (``patchA``/``patchB``), and edge
-    labels sit just outside the arc's apex, so they never lie on a line.
-    """
-    import math
-
-    if len(g) == 0:
-        ax.text(0.5, 0.5, "(empty graph)", ha="center", va="center", color=th["fg"], transform=ax.transAxes)
-        ax.set_axis_off()
-        return
-    nodes = list(g.nodes)
-    if len(nodes) <= 2:
-        pos = {n: (float(i), 0.0) for i, n in enumerate(nodes)}
-    else:
-        pos = {n: (float(p[0]), float(p[1])) for n, p in nx.circular_layout(g).items()}
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
-    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
-    ax.set_ylim(min(ys) - 0.6, max(ys) + 0.6)
-    boxes, texts = {}, {}
-    renderer = ax.figure.canvas.get_renderer()
-    for n, d in g.nodes(data=True):
-        x, y = pos[n]
-        fill = d.get("fillcolor")
-        box = dict(boxstyle="round,pad=0.5", facecolor=fill or th["bg"], edgecolor=d.get("color", th["fg"]),
-                   linewidth=1.4)
-        t = ax.text(x, y, d.get("label", n), ha="center", va="center", fontsize=10, zorder=2, bbox=box,
-                    color=d.get("fontcolor", th["fg"]) if fill else th["fg"], gid=f"node:{n}")
-        boxes[n] = t.get_bbox_patch()
-        texts[n] = t
-    for a, b, d in g.edges(data=True):
-        dashed = "dashed" in d.get("style", "")
-        color = d.get("color", th["fg"])
-        lw = float(d.get("penwidth", 1.4))
-        label = d.get("label", "").strip()
-        (xa, ya), (xb, yb) = pos[a], pos[b]
-        loop = a == b
-        if loop:
-            # A loop standing on the node's top edge (found from the drawn text's extent:
-            # clipping a path at the box it starts and ends in does not work).
-            top = ax.transData.inverted().transform(
-                (0, texts[a].get_window_extent(renderer).y1 + 10 * 0.5 * ax.figure.dpi / 72 + 2))[1]
-            xa, xb, ya, yb, rad = xa - 0.06, xa + 0.06, top, top, -2.5
-            nx_, ny_ = 0.0, 1.0
-            apex = 2.5 * 0.12 / 2
-        else:
-            rad = 0.3 if g.has_edge(b, a) else 0.0
-            dist = math.hypot(xb - xa, yb - ya)
-            # arc3 bends to the right of the direction of travel for rad > 0.
-            nx_, ny_ = (yb - ya) / dist, -(xb - xa) / dist
-            if rad == 0 and ny_ < 0 or rad == 0 and ny_ == 0 and nx_ < 0:
-                nx_, ny_ = -nx_, -ny_
-            apex = rad * dist / 2
-        mx, my = (xa + xb) / 2, (ya + yb) / 2
-        ax.annotate("", xy=(xb, yb), xytext=(xa, ya), zorder=3,
-                    arrowprops=dict(arrowstyle="-|>", color=color, lw=lw, linestyle="--" if dashed else "-",
-                                    patchA=None if loop else boxes[a], patchB=None if loop else boxes[b],
-                                    shrinkA=0 if loop else 2, shrinkB=0 if loop else 2, mutation_scale=16,
-                                    connectionstyle=f"arc3,rad={rad}"))
-        if label:
-            off = apex + 0.06
-            lx, ly = mx + nx_ * off, my + ny_ * off
-            va = "bottom" if ny_ > 0.3 else "top" if ny_ < -0.3 else "center"
-            ha = "left" if nx_ > 0.3 else "right" if nx_ < -0.3 else "center"
-            ax.text(lx, ly, label, ha=ha, va=va, fontsize=8.5, color=th["fg"], zorder=4)
-    ax.set_axis_off()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from ..semantics import DONE, READ, WAIT, blocked_reason, current_op, wait_for_edges
 from ..lockdep import LOCK_PRIMITIVE_FRAMES
+from .events import trace_events
 from .style import EVENT_STYLE
 
 __all__ = ["trace_text", "timeline_text", "lock_table_text", "graph_text",
@@ -203,7 +204,10 @@ def timeline_text(trace, upto: int | None = None, width: int = 40) -> str:
     A step that blocks ends in ``..`` (the cpu waits there). ``upto`` marks
     the row of that step with ``*`` (``upto=0``: a ``start`` row before the
     first step). Cells longer than ``width`` characters are cut with ``...``
-    (``trace_text`` always has the whole line).
+    (``trace_text`` always has the whole line). Under a step, in its cpu's
+    column, what it did besides locking (:func:`labkit.render.events.trace_events`:
+    ``[put] kvm->users_count 2 -> 1``, ``[kfree] mirror: freed from here on``,
+    ``[write] zdev->s390_domain = NULL`` ...), then its findings.
 
     >>> from labkit.cases import program
     >>> from labkit.trace import replay
@@ -229,10 +233,15 @@ def timeline_text(trace, upto: int | None = None, width: int = 40) -> str:
            lead + "".join(f"{'-' * len(n):<{colw}}" for n in names).rstrip()]
     if upto == 0:
         out.append(f"* {'0':>{numw}}  (start)")
+    by_step: dict[int, list] = {}
+    for e in trace_events(trace):
+        by_step.setdefault(e.step, []).append(e)
     for s, cell in zip(trace.steps, cells):
         col = prog.cpu_id(s.cpu)
         mark = "*" if upto == s.index + 1 else " "
         out.append(f"{mark} {s.index + 1:>{numw}}  " + " " * (colw * col) + cell)
+        for e in by_step.get(s.index + 1, ()):
+            out.append(lead + " " * (colw * col) + e.text)
         for f in s.findings:
             label = EVENT_STYLE.get(f.kind, {}).get("label", f.kind).upper()
             out.append(lead + " " * (colw * col) + f"*** {label} ***")
