@@ -850,11 +850,13 @@ class Scenario:
         return case_json(self.case)
 
     def stepper(self, schedule: str = ""):
-        """The stepper widget on this model: you are the scheduler."""
-        from .stepper.widget import Stepper
+        """The stepper widget on this model: you are the scheduler (``schedule``: where it opens)."""
         from .trace import replay
         steps = replay(self.program, schedule).schedule if schedule else ""
-        return Stepper(data=self.stepper_json(), variant=VARIANT, schedule=steps, position=len(steps.split()))
+        w = _stepper_class()(data=self.stepper_json(), variant=VARIANT, schedule=steps,
+                             position=len(steps.split()))
+        w._program = self.program
+        return w
 
     # -- showing -----------------------------------------------------------------------
     def text(self) -> str:
@@ -894,6 +896,33 @@ class Scenario:
     def _repr_mimebundle_(self, include=None, exclude=None):
         import html
         return {"text/plain": self.text(), "text/html": f"<pre>{html.escape(self.text())}</pre>"}
+
+
+_STEPPER = []
+
+
+def _stepper_class():
+    """The notebook widget, reading the model from the scenario rather than the case registry
+    (made on first use: only notebooks need anywidget)."""
+    if not _STEPPER:
+        from .stepper.widget import Stepper
+        from .trace import replay
+
+        class ScenarioStepper(Stepper):
+            _program = None
+
+            def trace(self):
+                return replay(self._program, self.shown)
+
+            def goto(self, schedule: str, position: int | None = None, variant: str | None = None) -> None:
+                steps = replay(self._program, schedule).schedule
+                n = len(steps.split())
+                with self.hold_sync():
+                    self.schedule = steps
+                    self.position = n if position is None else max(0, min(n, position))
+
+        _STEPPER.append(ScenarioStepper)
+    return _STEPPER[0]
 
 
 _UNSUPPORTED = {"inconsistent": "an inconsistent-lock-state report",

@@ -340,6 +340,16 @@ def test_export_writes_a_standalone_page(capsys, tmp_path):
     assert data["variants"][0]["id"] == "report"
 
 
+def test_the_notebook_stepper_reads_the_scenario():
+    pytest.importorskip("anywidget")
+    sc = from_splat(SPLATS / "nilfs_syzbot.txt")
+    w = sc.stepper(sc.bug())
+    assert w.variant == "report" and w.shown == sc.bug()
+    assert any(f.kind == "deadlock" for f in w.trace().findings)
+    w.goto("CPU1*")
+    assert w.shown == "CPU1 CPU1 CPU1 CPU1" and not w.trace().findings
+
+
 def test_lab_from_splat_takes_a_path_or_text():
     from labkit import lab
     a = lab.from_splat(SPLATS / "mm_iommu.txt")
