@@ -279,8 +279,9 @@ class Lockdep:
                   "other info that might help us debug this:",
                   " Possible unsafe locking scenario:", "",
                   "       CPU0", "       ----",
-                  f"  {'rlock' if prev.read else 'lock'}({prev.cls});",
-                  f"  {'rlock' if new.read else 'lock'}({new.cls});", "",
+                  # The kernel's print_deadlock_scenario() prints lock() for reads too.
+                  f"  lock({prev.cls});",
+                  f"  lock({new.cls});", "",
                   " *** DEADLOCK ***", "", " May be due to missing lock nesting notation", ""]
         lines += self._held_block(task, held)
         lines += self._backtrace(prog, cpu, frames)
