@@ -58,7 +58,8 @@ from ..semantics import (DONE, RUN, WAIT, Finding, State, apply, blocked_reason,
                          state_findings)
 from ..trace import replay, serial_schedule
 
-__all__ = ["FORMAT", "case_json", "case_json_text", "walk", "decode_state", "lock_names"]
+__all__ = ["FORMAT", "case_json", "case_json_text", "variant_json", "variant_relations", "walk",
+           "decode_state", "lock_names"]
 
 FORMAT = "labkit-stepper/1"
 DEFAULT_MAX_STATES = 5000
@@ -193,7 +194,8 @@ class _VariantExport:
     # -- static parts ----------------------------------------------------------
     def static(self) -> dict:
         prog = self.prog
-        functions = [{"name": f.name, "via": list(f.via), "lines": [self.text(op.text) for op in f.ops]}
+        functions = [{"name": f.name, "via": list(f.via), "lines": [self.text(op.text) for op in f.ops],
+                      "kinds": [op.kind for op in f.ops]}
                      for f in prog.functions]
         cpus = [{"name": c.name, "comm": c.comm, "pid": c.pid, "context": c.context,
                  "stack": list(c.stack), "entry": prog.func_index[c.entry],
@@ -202,7 +204,8 @@ class _VariantExport:
                  for l in prog.locks]
         return {"cpus": cpus, "functions": functions, "locks": locks,
                 "vars": [n for n, _ in prog.vars], "refs": [n for n, _ in prog.refs],
-                "objects": [n for n, _ in prog.objects]}
+                "objects": [n for n, _ in prog.objects], "branch_vars": branch_vars(prog),
+                "entries": entries(prog)}
 
     def tables(self) -> dict:
         return {"threads": [[[list(fr) for fr in t[0]], t[1], [list(h) for h in t[2]], t[3], t[4]]
@@ -215,11 +218,20 @@ class _VariantExport:
                 "findings": self.findings.items}
 
 
-def _variant_json(case, vid: str, texts: _Interner, max_states: int, explore_seconds: float) -> dict:
+def _stub(case, vid: str, max_states: int) -> dict:
+    v = case.variant(vid)
+    return {"id": v.id, "title": v.title, "expect": v.expect, "pending": True,
+            "note": f"more than {max_states} states: explored when you open it"}
+
+
+def _variant_json(case, vid: str, texts: _Interner, max_states: int, explore_seconds: float,
+                  stub_if_large: bool = False) -> dict:
     prog = case.program(vid)
     v = case.variant(vid)
     ex = _VariantExport(prog, texts)
     g = explore(prog, keep_graph=True, reduction=False, max_states=max_states)
+    if stub_if_large and not g.complete:
+        return _stub(case, vid, max_states)
     serial = []
     n = len(prog.cpus)
     for r in range(n):
@@ -260,7 +272,7 @@ def _variant_json(case, vid: str, texts: _Interner, max_states: int, explore_sec
 
 
 def case_json(case_id: str, variants: Iterable[str] | None = None, max_states: int = DEFAULT_MAX_STATES,
-              explore_seconds: float = 60.0) -> dict:
+              explore_seconds: float = 60.0, lazy: str | None = None) -> dict:
     """Everything the browser stepper needs for one case, as plain JSON data.
 
     Parameters
@@ -271,17 +283,25 @@ def case_json(case_id: str, variants: Iterable[str] | None = None, max_states: i
         along its serial runs and its findings' shortest schedules.
     explore_seconds : time budget of the explorer that finds the bugs of
         a variant too large to ship whole.
+    lazy : a variant id: build that one in full, and of the others only
+        those small enough to ship whole; the rest are stubs (``"pending":
+        true``) that :func:`variant_json` builds when they are opened (the
+        notebook widget does this, so a large case shows up in seconds).
     """
     case = get_case(case_id)
     vids = list(variants) if variants is not None else list(case.variant_ids)
     for vid in vids:
         case.variant(vid)        # an unknown variant fails here, naming the known ones
+    if lazy is not None and lazy not in vids:
+        case.variant(lazy)
+        vids.append(lazy)
     texts = _Interner()
 
     def fx(f):
         return None if f is None else {"subject": f.subject, "commit": f.commit, "link": f.link}
 
-    out_variants = [_variant_json(case, vid, texts, max_states, explore_seconds) for vid in vids]
+    out_variants = [_variant_json(case, vid, texts, max_states, explore_seconds,
+                                  stub_if_large=lazy is not None and vid != lazy) for vid in vids]
     return {
         "format": FORMAT,
         "schema": SCHEMA,
@@ -294,7 +314,92 @@ def case_json(case_id: str, variants: Iterable[str] | None = None, max_states: i
         "max_states": max_states,
         "texts": texts.items,
         "variants": out_variants,
+        "relations": variant_relations(case_id, vids),
     }
+
+
+def variant_json(case_id: str, vid: str, max_states: int = DEFAULT_MAX_STATES,
+                 explore_seconds: float = 60.0) -> dict:
+    """One variant built in full, with its own ``texts``: what the widget sends
+    when the learner opens a variant that :func:`case_json` left as a stub."""
+    case = get_case(case_id)
+    case.variant(vid)
+    texts = _Interner()
+    v = _variant_json(case, vid, texts, max_states, explore_seconds)
+    return {"texts": texts.items, "variant": v}
+
+
+# ---------------------------------------------------------------------------
+# What the variant toggle needs to know: do two variants run the same threads,
+# and which pseudo-C lines did the fix change?
+
+def entries(prog: Program) -> list[list[str]]:
+    """Each cpu's name and entry function: two variants with equal entries run
+    the same threads, so one schedule means the same thing on both (the rule of
+    :func:`labkit.lab.before_after_plan`)."""
+    return [[c.name, c.entry] for c in prog.cpus]
+
+
+def branch_vars(prog: Program) -> list[str]:
+    """The shared variables the model reads (conditions, WARN_ONs, waits,
+    computed values): the ones whose writes can carry a bug."""
+    out: dict[str, None] = {}
+    for f in prog.functions:
+        for op in f.ops:
+            for a in op.args:
+                if hasattr(a, "names"):
+                    for n in sorted(a.names("var")):
+                        out.setdefault(n, None)
+    return [n for n, _ in prog.vars if n in out]
+
+
+def _fn_diff(old: list[str], new: list[str]) -> tuple[list[int], list[list]]:
+    """Lines of ``new`` that differ from ``old`` and, per place in ``new``, the lines dropped there."""
+    import difflib
+    changed, removed = [], []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes():
+        if tag in ("replace", "insert"):
+            changed.extend(range(j1, j2))
+        if tag in ("replace", "delete"):
+            removed.append([j1, old[i1:i2]])
+    return changed, removed
+
+
+def variant_relations(case_id: str, vids: Iterable[str] | None = None) -> dict:
+    """For each ordered pair of variants (to, from): ``same_threads`` and the
+    lines of ``to``'s functions that differ from ``from``'s (``changed``:
+    function -> line indices; ``removed``: function -> [[index in to, [texts]]];
+    ``new``: functions ``from`` does not have).
+
+    >>> r = variant_relations("abba")
+    >>> r["after"]["before"]["same_threads"], r["after"]["before"]["changed"]
+    (True, {'path_two': [0, 3]})
+    >>> r["after"]["before"]["removed"]      # B, A became A, B: a line moved is one removed, one added
+    {'path_two': [[2, ['mutex_lock(&A);']], [5, ['mutex_unlock(&B);']]]}
+    """
+    case = get_case(case_id)
+    vids = list(vids) if vids is not None else list(case.variant_ids)
+    progs = {v: case.program(v) for v in vids}
+    texts = {v: {f.name: [op.text for op in f.ops] for f in p.functions} for v, p in progs.items()}
+    out: dict = {}
+    for to in vids:
+        rel = out[to] = {}
+        for frm in vids:
+            if frm == to:
+                continue
+            changed, removed, new = {}, {}, []
+            for fn, lines in texts[to].items():
+                if fn not in texts[frm]:
+                    new.append(fn)
+                    continue
+                c, r = _fn_diff(texts[frm][fn], lines)
+                if c:
+                    changed[fn] = c
+                if r:
+                    removed[fn] = r
+            rel[frm] = {"same_threads": entries(progs[to]) == entries(progs[frm]),
+                        "changed": changed, "removed": removed, "new": new}
+    return out
 
 
 def case_json_text(case_id: str, variants: Iterable[str] | None = None,

@@ -8,18 +8,37 @@
 // Used two ways: as an anywidget module (`export default {render}`), and
 // inlined into the standalone HTML, whose bootstrap calls `render()` with a
 // small stand-in for the widget model.
+//
+// Two parts: the core (pure functions over the exported JSON, no DOM: the
+// named exports, tested with `node --test` in tests/js/) and the view (one
+// StepperView, its screen regions each built once and updated per step).
 
 const SVGNS = "http://www.w3.org/2000/svg"; // an XML namespace name, never fetched
 let instances = 0;
 
-const STATUS_LABEL = { run: "running", wait: "waiting", done: "finished" };
-const STATUS_GLYPH = { run: "▶", wait: "‖", done: "✓" };
-const KIND_LABEL = {
+// ===========================================================================
+// The core: pure functions of the exported data.
+
+export const STATUS_LABEL = { run: "running", wait: "waiting", done: "finished" };
+export const STATUS_GLYPH = { run: "▶", wait: "‖", done: "✓" };
+export const KIND_LABEL = {
   deadlock: "Deadlock", use_after_free: "Use after free", double_free: "Double free",
   refcount: "Refcount bug", warn: "WARNING",
 };
+// Shapes of the data events on the timeline (labkit.render.style.EVENT_STYLE
+// wins where it names the same event): a shape and a word, never colour alone.
+export const DATA_EVENT_STYLE = {
+  get: { marker: "^", label: "get" },
+  put: { marker: "v", label: "put" },
+  release_call: { marker: "v", label: "last put" },
+  alloc: { marker: "o", label: "alloc" },
+  free: { marker: "x", label: "kfree" },
+  use: { marker: ".", label: "use" },
+  assign: { marker: "D", label: "write" },
+};
+
 // Matplotlib marker codes of labkit.render.style, drawn in SVG (size r).
-function markerPath(m, x, y, r) {
+export function markerPath(m, x, y, r) {
   switch (m) {
     case "|": return `M${x},${y - r}V${y + r}`;
     case "x": return `M${x - r},${y - r}L${x + r},${y + r}M${x - r},${y + r}L${x + r},${y - r}`;
@@ -30,6 +49,7 @@ function markerPath(m, x, y, r) {
         `L${x - r},${y + r - a}L${x - a},${y}Z`;
     }
     case "^": return `M${x},${y - r}L${x + r},${y + r * 0.8}L${x - r},${y + r * 0.8}Z`;
+    case "v": return `M${x},${y + r}L${x + r},${y - r * 0.8}L${x - r},${y - r * 0.8}Z`;
     case "*": {
       let d = "";
       for (let i = 0; i < 10; i++) {
@@ -40,10 +60,303 @@ function markerPath(m, x, y, r) {
     }
     case "s": return `M${x - r},${y - r}H${x + r}V${y + r}H${x - r}Z`;
     case "D": return `M${x},${y - r}L${x + r},${y}L${x},${y + r}L${x - r},${y}Z`;
+    case ".": { const q = r * 0.5; return `M${x - q},${y}a${q},${q} 0 1,0 ${2 * q},0a${q},${q} 0 1,0 ${-2 * q},0`; }
     default: return `M${x - r},${y}a${r},${r} 0 1,0 ${2 * r},0a${r},${r} 0 1,0 ${-2 * r},0`;
   }
 }
-const FILLED = { "X": 1, "^": 1, "*": 1, "s": 1, "D": 1, "o": 1 };
+export const FILLED = { "X": 1, "^": 0, "*": 1, "s": 1, "D": 0, "o": 0, "v": 0, ".": 1 };
+
+export function modeWord(m) { return m === "r" || m === 1 ? "read" : "write"; }
+
+// A pseudo-C line that is only a comment ("/* pin the pages */").
+export function isCommentOnly(text) {
+  const t = String(text || "").trim();
+  return /^\/\*[\s\S]*\*\/$/.test(t) || t.startsWith("//");
+}
+
+// What a step did, in words (the step's event and detail from the engine;
+// `kind` is the op's kind, for steps whose event says only "step").
+export function eventWords(ev, d, kind) {
+  switch (ev) {
+    case "acquire": return `takes ${d.lock} (${modeWord(d.mode)})`;
+    case "block": return `blocks: waits for ${d.lock} (${modeWord(d.mode)})`;
+    case "release": return `releases ${d.lock}`;
+    case "trylock": return `trylock ${d.lock}: ${d.ok ? "got it" : "failed"}`;
+    case "release_call": return `drops the last reference on ${d.ref} (now ${d.count}): runs its release, ${d.release}()`;
+    case "put": return `drops a reference on ${d.ref} (now ${d.count})`;
+    case "get": return d.ok === false ? `fails to take a reference on ${d.ref} (it is zero)` : `takes a reference on ${d.ref} (now ${d.count})`;
+    case "alloc": return `allocates ${d.object}`;
+    case "free": return `frees ${d.object}`;
+    case "use": return `uses ${d.object}`;
+    case "assign": return `sets ${d.var} = ${valueText(d.value)}`;
+    case "branch": return d.taken ? "branches (condition true)" : "goes on (condition false)";
+    case "call": return `calls ${d.function}()`;
+    case "return": return "returns";
+    case "sleep": return `sleeps until ${d.cond}`;
+    case "wake": return `wakes up: ${d.cond}`;
+    case "warn": return "hits a WARN_ON";
+    default:
+      if (kind === "nop") return "runs a line that changes nothing the model tracks (no lock, no shared data): a no-op here";
+      if (kind === "let") return "computes a value of its own (nothing shared changes)";
+      if (kind === "goto") return "jumps";
+      if (kind === "warn_on") return "checks a WARN_ON: the condition is false, no warning";
+      return "runs";
+  }
+}
+
+// Does a step change nothing shared (a no-op for the model)?
+export function isNoOp(ev, kind) { return ev === "step" && (kind === "nop" || kind === "goto"); }
+
+export function valueText(v) {
+  if (v === null || v === undefined) return "NULL";
+  if (typeof v === "string") return v;
+  return JSON.stringify(v);
+}
+
+// Follow the cpu indices `cpus` from state 0; stop where one cannot step.
+// The same reading as labkit.stepper.export.walk().
+export function walk(V, cpus) {
+  const ncpu = V.cpus.length;
+  const sids = [0], steps = [], shown = [], seen = new Set();
+  let stop = null;
+  for (let i = 0; i < cpus.length; i++) {
+    const sid = sids[i], c = cpus[i];
+    const nx = c < ncpu ? V.next[sid][c] : null;
+    if (!nx) { stop = { index: i, cpu: c }; break; }
+    const [nid, stepId] = nx;
+    const st = V.steps[stepId];
+    const fresh = st[4].slice();
+    for (const f of V.states[nid][ncpu + 2]) if (!seen.has(V.findings[f].key)) fresh.push(f);
+    for (const f of fresh) seen.add(V.findings[f].key);
+    sids.push(nid); steps.push(stepId); shown.push(fresh);
+  }
+  return { sids, steps, shown, stop };
+}
+
+// Why cpu c cannot step from state sid (null when it can).
+export function blocker(V, T, sid, c, long = false) {
+  if (V.next[sid][c]) return null;
+  const why = V.threads[V.states[sid][c]][4];
+  if (why !== null) return T[why];
+  return long
+    ? `not precomputed: '${V.id}' has too many states to ship them all, so only its serial runs ` +
+      `and the explorer's bug schedules can be stepped here (try "Show me a bug")`
+    : "not precomputed: off the shipped runs of this variant (see above)";
+}
+
+// "CPU0 cpu1, CPU0*" -> cpu indices, as labkit.trace.parse_schedule + replay.
+export function parseSchedule(V, T, text) {
+  const words = String(text).replace(/,/g, " ").split(/\s+/).filter((w) => w);
+  const byName = new Map(V.cpus.map((c, i) => [c.name.toUpperCase(), i]));
+  const cpus = [];
+  let sid = 0;
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i];
+    const star = w.endsWith("*");
+    const name = star ? w.slice(0, -1) : w;
+    const c = byName.get(name.toUpperCase());
+    if (c === undefined) {
+      return { cpus, error: `Entry ${i + 1} ('${w}'): no cpu named '${name}' in '${V.id}' (cpus: ${V.cpus.map((x) => x.name).join(", ")}).` };
+    }
+    if (star) {
+      while (V.next[sid][c]) { cpus.push(c); sid = V.next[sid][c][0]; }
+      continue;
+    }
+    const why = blocker(V, T, sid, c, true);
+    if (why) {
+      return { cpus, error: `Step ${cpus.length + 1} (entry ${i + 1}, '${w}'): ${V.cpus[c].name} cannot run: ${why}.` };
+    }
+    cpus.push(c);
+    sid = V.next[sid][c][0];
+  }
+  return { cpus, error: null };
+}
+
+// Holds, waits and sleeps of the steps taken: labkit.render.timeline.lock_intervals().
+export function lockIntervals(V, stepIds, n) {
+  const out = [];
+  const open = V.cpus.map(() => []);
+  const used = V.cpus.map(() => new Set());
+  const start = (c, kind, lock, mode, k, level) => {
+    if (level === null || level === undefined) { level = 0; while (used[c].has(level)) level++; }
+    used[c].add(level);
+    const iv = { cpu: c, kind, lock, mode, start: k, end: null, level };
+    out.push(iv);
+    open[c].push(iv);
+    return iv;
+  };
+  const close = (iv, k, freeRow = true) => {
+    iv.end = k;
+    open[iv.cpu].splice(open[iv.cpu].indexOf(iv), 1);
+    if (freeRow) used[iv.cpu].delete(iv.level);
+  };
+  for (let k = 1; k <= n; k++) {
+    const [c, , ev, d] = V.steps[stepIds[k - 1]];
+    if (ev === "block") start(c, "wait", d.lock, d.mode, k);
+    else if (ev === "sleep") start(c, "sleep", null, 0, k).cond = d.cond || "";
+    else if (ev === "wake") {
+      const iv = open[c].find((x) => x.kind === "sleep");
+      if (iv) close(iv, k);
+    } else if (ev === "acquire" || (ev === "trylock" && d.ok)) {
+      let level = null;
+      const iv = open[c].find((x) => x.kind === "wait" && x.lock === d.lock);
+      if (iv) { level = iv.level; close(iv, k, false); }
+      start(c, "hold", d.lock, d.mode, k, level);
+    } else if (ev === "release") {
+      for (let i = open[c].length - 1; i >= 0; i--) {
+        const x = open[c][i];
+        if (x.kind === "hold" && x.lock === d.lock && x.mode === d.mode) { close(x, k); break; }
+      }
+    }
+  }
+  for (const iv of out) {
+    const r = iv.mode === 1 ? " (read)" : "";
+    iv.label = iv.kind === "hold" ? iv.lock + r : iv.kind === "wait" ? "waits for " + iv.lock + r : "sleeps: " + iv.cond;
+  }
+  return out;
+}
+
+// "kind:cpu:lock:start:end:level", as labkit.render.timeline.Interval (end "" when open).
+export function ivKeyText(iv, V) {
+  return `${iv.kind}:${V.cpus[iv.cpu].name}:${iv.lock === null ? "" : iv.lock}:${iv.start}:${iv.end === null ? "" : iv.end}:${iv.level}`;
+}
+
+// The releases run by a last put, in the putter's context: from the put's step
+// to the step after which the putter is back in the frame that put.
+export function releaseSpans(V, sids, stepIds, n) {
+  const ncpu = V.cpus.length, out = [];
+  const depth = (sid, c) => V.threads[V.states[sid][c]][0].length;
+  for (let k = 1; k <= n; k++) {
+    const [c, , ev, d] = V.steps[stepIds[k - 1]];
+    if (ev !== "release_call") continue;
+    const base = depth(sids[k - 1], c);
+    let end = null;
+    for (let j = k + 1; j <= n; j++) {
+      if (V.steps[stepIds[j - 1]][0] === c && depth(sids[j], c) <= base) { end = j; break; }
+    }
+    out.push({ cpu: c, start: k, end, ref: d.ref, release: d.release, count: d.count });
+  }
+  return out.filter((s) => s.cpu < ncpu);
+}
+
+// What carries a bug besides locks: per refcount, object and shared variable
+// the schedule touches, its value along the steps and who changed it when.
+// Lanes span the whole schedule (steps 0..n), so moving the cursor never moves them.
+export function dataLanes(V, sids, stepIds, n) {
+  const ncpu = V.cpus.length;
+  const dataAt = (k) => V.data[V.states[sids[k]][ncpu + 1]];
+  const touched = { ref: new Map(), obj: new Map(), var: new Map() };
+  const note = (kind, name, mark) => {
+    if (!touched[kind].has(name)) touched[kind].set(name, []);
+    touched[kind].get(name).push(mark);
+  };
+  const branch = new Set(V.branch_vars || V.vars);
+  for (let k = 1; k <= n; k++) {
+    const [c, , ev, d] = V.steps[stepIds[k - 1]];
+    if (ev === "get" || ev === "put" || ev === "release_call") note("ref", d.ref, { k, cpu: c, ev, count: d.count, ok: d.ok, release: d.release });
+    else if (ev === "alloc" || ev === "free" || ev === "use") note("obj", d.object, { k, cpu: c, ev });
+    else if (ev === "assign" && branch.has(d.var)) note("var", d.var, { k, cpu: c, ev, value: d.value });
+  }
+  const lanes = [];
+  const segments = (get) => {
+    const segs = [];
+    for (let k = 0; k <= n; k++) {
+      const v = get(dataAt(k));
+      const last = segs[segs.length - 1];
+      if (last && JSON.stringify(last.value) === JSON.stringify(v)) last.to = k + 1;
+      else segs.push({ from: k, to: k + 1, value: v });
+    }
+    return segs;
+  };
+  V.refs.forEach((name, i) => {
+    if (touched.ref.has(name)) lanes.push({ kind: "ref", name, marks: touched.ref.get(name), segs: segments((d) => d[1][i]) });
+  });
+  V.objects.forEach((name, i) => {
+    if (touched.obj.has(name)) lanes.push({ kind: "obj", name, marks: touched.obj.get(name), segs: segments((d) => d[2][i]) });
+  });
+  V.vars.forEach((name, i) => {
+    if (touched.var.has(name)) lanes.push({ kind: "var", name, marks: touched.var.get(name), segs: segments((d) => d[0][i]) });
+  });
+  return lanes;
+}
+
+// The data events of the steps (get, put, last put, alloc, free, use, writes of
+// the variables the model branches on): [{k, cpu, ev, word, title}].
+export function dataEvents(V, stepIds, n) {
+  const branch = new Set(V.branch_vars || V.vars);
+  const out = [];
+  for (let k = 1; k <= n; k++) {
+    const [c, , ev, d] = V.steps[stepIds[k - 1]];
+    let word = null;
+    if (ev === "get") word = d.ok === false ? `get ${d.ref} fails` : `get → ${d.count}`;
+    else if (ev === "put") word = `put → ${d.count}`;
+    else if (ev === "release_call") word = `last put → ${d.count}: ${d.release}()`;
+    else if (ev === "alloc") word = `alloc ${d.object}`;
+    else if (ev === "free") word = `kfree ${d.object}`;
+    else if (ev === "use") word = `use ${d.object}`;
+    else if (ev === "assign" && branch.has(d.var)) word = `${d.var} = ${valueText(d.value)}`;
+    if (word !== null) out.push({ k, cpu: c, ev, word, title: `step ${k}: ${V.cpus[c].name} ${eventWords(ev, d)}` });
+  }
+  return out;
+}
+
+// The variant toggle: which steps of `names` (cpu names) run on variant `to`.
+// Where `to`'s cpus run other entry functions than `from`'s, the schedule
+// means nothing there: it is not replayed (sameThreads false).
+export function carrySchedule(to, T, names, relation) {
+  const sameThreads = !relation || relation.same_threads;
+  if (!sameThreads) return { cpus: [], msg: null, sameThreads };
+  const byName = new Map(to.cpus.map((c, i) => [c.name, i]));
+  const cpus = [];
+  let msg = null, sid = 0;
+  for (let i = 0; i < names.length; i++) {
+    const c = byName.get(names[i]);
+    if (c === undefined) { msg = `at step ${i + 1} ${names[i]} does not exist in '${to.id}'`; break; }
+    const why = blocker(to, T, sid, c, true);
+    if (why) { msg = `at step ${i + 1} ${names[i]} cannot run: ${why}`; break; }
+    cpus.push(c);
+    sid = to.next[sid][c][0];
+  }
+  return { cpus, msg, sameThreads };
+}
+
+// Which entry functions differ between two variants, in words.
+export function threadsDiffer(from, to) {
+  const fname = (V, c) => V.functions[c.entry].name;
+  const parts = [];
+  const n = Math.max(from.cpus.length, to.cpus.length);
+  for (let i = 0; i < n; i++) {
+    const a = from.cpus[i], b = to.cpus[i];
+    if (!a) parts.push(`${b.name} runs ${fname(to, b)}() only here`);
+    else if (!b) parts.push(`${a.name} does not run here`);
+    else if (a.name !== b.name || fname(from, a) !== fname(to, b)) parts.push(`${b.name} runs ${fname(to, b)}() here, ${fname(from, a)}() in '${from.id}'`);
+  }
+  return parts.join("; ");
+}
+
+// Colours, as labkit/render/timeline.py and graphs.py compute them.
+export function hex2rgb(c) { return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)); }
+export function mix(color, other, t) {
+  const a = hex2rgb(color), b = hex2rgb(other);
+  return "#" + a.map((x, i) => Math.round(x + (b[i] - x) * t).toString(16).padStart(2, "0").toUpperCase()).join("");
+}
+export function luminance(color) {
+  const lin = hex2rgb(color).map((v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); });
+  return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
+}
+export function textOn(color) {
+  const lum = luminance(color);
+  return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#111111" : "#FFFFFF";
+}
+
+// Code text split where a name may break: after "->", ".", ", " and spaces,
+// never inside a name ("zdev->s390_domain" breaks after "->" or not at all).
+export function codeParts(text) {
+  return String(text).split(/(->)/).filter((p) => p !== "");
+}
+
+// ===========================================================================
+// The view.
 
 // The svg patterns of labkit.render.style.SVG_PATTERNS, in a 6x6 tile.
 const PATTERN_INK = {
@@ -56,6 +369,8 @@ const PATTERN_INK = {
   plus: '<path d="M3,1V5M1,3H5"/>',
   stars: '<path d="M3,0.8V5.2M0.8,3H5.2M1.4,1.4L4.6,4.6M4.6,1.4L1.4,4.6"/>',
 };
+const BASE_PX = 13;            // the timeline is drawn for a 13 px font and scaled to the stepper's
+const LAYOUT_KEY = "labkit-stepper-layout";
 
 function esc(s) {
   return String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -76,52 +391,18 @@ function h(tag, attrs, ...kids) {
   return e;
 }
 
-function modeWord(m) { return m === "r" || m === 1 ? "read" : "write"; }
-
-// What a step did, in words (the step's event and detail from the engine).
-function eventWords(ev, d) {
-  switch (ev) {
-    case "acquire": return `takes ${d.lock} (${modeWord(d.mode)})`;
-    case "block": return `blocks: waits for ${d.lock} (${modeWord(d.mode)})`;
-    case "release": return `releases ${d.lock}`;
-    case "trylock": return `trylock ${d.lock}: ${d.ok ? "got it" : "failed"}`;
-    case "release_call": return `drops the last reference on ${d.ref}: calls ${d.release}()`;
-    case "put": return `drops a reference on ${d.ref} (now ${d.count})`;
-    case "get": return d.ok === false ? `fails to take a reference on ${d.ref} (it is zero)` : `takes a reference on ${d.ref} (now ${d.count})`;
-    case "alloc": return `allocates ${d.object}`;
-    case "free": return `frees ${d.object}`;
-    case "use": return `uses ${d.object}`;
-    case "assign": return `sets ${d.var} = ${JSON.stringify(d.value)}`;
-    case "branch": return d.taken ? "branches (condition true)" : "goes on (condition false)";
-    case "call": return `calls ${d.function}()`;
-    case "return": return "returns";
-    case "sleep": return `sleeps until ${d.cond}`;
-    case "wake": return `wakes up: ${d.cond}`;
-    case "warn": return "hits a WARN_ON";
-    default: return "runs";
+// A pseudo-C line as DOM: "->" never splits, and a line may break after it.
+function codeEl(text) {
+  const code = h("code");
+  for (const p of codeParts(text)) {
+    if (p === "->") code.append(h("span", { class: "lk-nb", text: "->" }), h("wbr"));
+    else code.append(p);
   }
+  return code;
 }
 
-// ---------------------------------------------------------------------------
-// The reading of the JSON: the same as labkit.stepper.export.walk().
-
-function walk(V, cpus) {
-  // Follow the cpu indices `cpus` from state 0; stop where one cannot step.
-  const ncpu = V.cpus.length;
-  const sids = [0], steps = [], shown = [], seen = new Set();
-  let stop = null;
-  for (let i = 0; i < cpus.length; i++) {
-    const sid = sids[i], c = cpus[i];
-    const nx = c < ncpu ? V.next[sid][c] : null;
-    if (!nx) { stop = { index: i, cpu: c }; break; }
-    const [nid, stepId] = nx;
-    const st = V.steps[stepId];
-    const fresh = st[4].slice();
-    for (const f of V.states[nid][ncpu + 2]) if (!seen.has(V.findings[f].key)) fresh.push(f);
-    for (const f of fresh) seen.add(V.findings[f].key);
-    sids.push(nid); steps.push(stepId); shown.push(fresh);
-  }
-  return { sids, steps, shown, stop };
+function storedLayout() {
+  try { return window.localStorage.getItem(LAYOUT_KEY); } catch (e) { return null; }
 }
 
 class StepperView {
@@ -134,28 +415,32 @@ class StepperView {
     this.carry = null;    // the schedule as it was before a variant toggle
     this.bugIndex = -1;
     this.synced = { schedule: null, position: null, variant: null };
-    this.pulling = false;
     this.handlers = [];
     this.marked = [];
+    this.diffMarked = [];
     this.lastBanner = "";
     this.pending = false;
+    this.wanted = null;   // a variant being built by the kernel: {vid, names}
     const onChange = () => {
       if (this.pushing || this.pending) return;
       this.pending = true;
       queueMicrotask(() => { this.pending = false; this.pull(); });
     };
-    for (const name of ["schedule", "position", "variant"]) {
-      model.on("change:" + name, onChange);
-      this.handlers.push(["change:" + name, onChange]);
-    }
-    const onData = () => this.load(model.get("data"));
-    model.on("change:data", onData);
-    this.handlers.push(["change:data", onData]);
+    for (const name of ["schedule", "position", "variant"]) this.listen("change:" + name, onChange);
+    this.listen("change:data", () => this.load(model.get("data")));
+    this.listen("msg:custom", (msg) => this.onMessage(msg));
+    this.onFullscreen = () => { if (!document.fullscreenElement && this.root && this.root.classList.contains("lk-present")) this.present(false); };
+    document.addEventListener("fullscreenchange", this.onFullscreen);
     this.load(model.get("data"));
+  }
+
+  listen(ev, fn) {
+    try { this.model.on(ev, fn); this.handlers.push([ev, fn]); } catch (e) { /* a model without it */ }
   }
 
   destroy() {
     if (this.resizeObs) this.resizeObs.disconnect();
+    document.removeEventListener("fullscreenchange", this.onFullscreen);
     for (const [ev, fn] of this.handlers) { try { this.model.off(ev, fn); } catch (e) { /* no kernel */ } }
     this.el.textContent = "";
   }
@@ -185,9 +470,10 @@ class StepperView {
     const pos = m.get("position");
     const s = this.synced;
     if (vid === s.variant && sched === s.schedule && pos === s.position) return;
-    if (vid !== (this.V && this.V.id)) {
+    if (vid !== this.V.id) {
       const V = this.data.variants.find((v) => v.id === vid);
       if (!V) { this.note(`No variant '${vid}' here (variants: ${this.data.variants.map((v) => v.id).join(", ")}).`); this.push(); return; }
+      if (V.pending) { this.request(vid, null, true); return; }
       this.useVariant(V);
     }
     const p = this.parse(sched);
@@ -198,6 +484,54 @@ class StepperView {
     this.showError(p.error);
     this.update();
     this.push();
+  }
+
+  // A variant too large to ship with the page is built by the kernel when opened.
+  request(vid, names, fromPython = false) {
+    const V = this.data.variants.find((v) => v.id === vid);
+    this.wanted = { vid, names, fromPython, from: this.V ? this.V.id : null };
+    for (const [id, b] of Object.entries(this.variantButtons)) b.setAttribute("aria-busy", String(id === vid));
+    let sent = false;
+    try {
+      if (typeof this.model.send === "function") { this.model.send({ type: "want", variant: vid }); sent = true; }
+    } catch (e) { sent = false; }
+    if (!sent) {
+      this.wanted = null;
+      this.note(`'${vid}' is built by the notebook's kernel when you open it (${V.note}); there is no kernel here. ` +
+        `Export it with: python -m labkit export ${this.data.case.id} --variant ${vid}`);
+      return;
+    }
+    this.note(`⏳ Building '${vid}' in the kernel: ${V.note}. This takes a few seconds…`);
+    this.noteEl.classList.add("lk-busy");
+    clearTimeout(this.wantTimer);
+    this.wantTimer = setTimeout(() => {
+      if (this.wanted && this.wanted.vid === vid) this.note(`⏳ Still building '${vid}' (is the kernel running? Run the cell again if it was restarted)…`);
+    }, 30000);
+  }
+
+  onMessage(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "variant_error") {
+      this.wanted = null;
+      this.noteEl.classList.remove("lk-busy");
+      this.note(`Could not build '${msg.id}': ${msg.message}`);
+      return;
+    }
+    if (msg.type !== "variant" || !msg.variant) return;
+    const i = this.data.variants.findIndex((v) => v.id === msg.id);
+    if (i < 0) return;
+    const V = msg.variant;
+    V.texts = msg.texts;
+    this.data.variants[i] = V;
+    const b = this.variantButtons[msg.id];
+    if (b) { b.removeAttribute("aria-busy"); b.classList.remove("lk-pending"); b.title = V.title; }
+    const w = this.wanted;
+    if (!w || w.vid !== msg.id) return;
+    this.wanted = null;
+    clearTimeout(this.wantTimer);
+    this.noteEl.classList.remove("lk-busy");
+    if (w.fromPython) { this.useVariant(V); this.synced = {}; this.pull(); }
+    else this.toggleVariant(msg.id, w.names);
   }
 
   // -- data ------------------------------------------------------------------
@@ -212,7 +546,7 @@ class StepperView {
       return;
     }
     const vid = this.model.get("variant");
-    const V = data.variants.find((v) => v.id === vid) || data.variants[0];
+    let V = data.variants.find((v) => v.id === vid && !v.pending) || data.variants.find((v) => !v.pending);
     this.buildShell();
     this.useVariant(V);
     const p = this.parse(this.model.get("schedule") || "");
@@ -226,54 +560,21 @@ class StepperView {
   }
 
   names(cpus) { return cpus.map((c) => this.V.cpus[c].name); }
-
-  // Why cpu c cannot step from state sid (null when it can).
-  blocker(sid, c, long = false) {
+  blocker(sid, c, long = false) { return blocker(this.V, this.T, sid, c, long); }
+  parse(text) { return parseSchedule(this.V, this.T, text); }
+  kindAt(sid, c) {
     const V = this.V;
-    if (V.next[sid][c]) return null;
-    const why = V.threads[V.states[sid][c]][4];
-    if (why !== null) return this.T[why];
-    return long
-      ? `not precomputed: '${V.id}' has too many states to ship them all, so only its serial runs ` +
-        `and the explorer's bug schedules can be stepped here (try "Show me a bug")`
-      : "not precomputed: off the shipped runs of this variant (see above)";
+    const frames = V.threads[V.states[sid][c]][0];
+    const top = frames[frames.length - 1];
+    const fn = top && V.functions[top[0]];
+    return fn && fn.kinds ? fn.kinds[top[1]] : null;
   }
 
-  // "CPU0 cpu1, CPU0*" -> cpu indices, as labkit.trace.parse_schedule + replay.
-  parse(text) {
-    const V = this.V;
-    const words = String(text).replace(/,/g, " ").split(/\s+/).filter((w) => w);
-    const byName = new Map(V.cpus.map((c, i) => [c.name.toUpperCase(), i]));
-    const cpus = [];
-    let sid = 0;
-    for (let i = 0; i < words.length; i++) {
-      const w = words[i];
-      const star = w.endsWith("*");
-      const name = star ? w.slice(0, -1) : w;
-      const c = byName.get(name.toUpperCase());
-      if (c === undefined) {
-        return { cpus, error: `Entry ${i + 1} ('${w}'): no cpu named '${name}' in '${V.id}' (cpus: ${V.cpus.map((x) => x.name).join(", ")}).` };
-      }
-      if (star) {
-        while (V.next[sid][c]) { cpus.push(c); sid = V.next[sid][c][0]; }
-        continue;
-      }
-      const why = this.blocker(sid, c, true);
-      if (why) {
-        return { cpus, error: `Step ${cpus.length + 1} (entry ${i + 1}, '${w}'): ${V.cpus[c].name} cannot run: ${why}.` };
-      }
-      cpus.push(c);
-      sid = V.next[sid][c][0];
-    }
-    return { cpus, error: null };
-  }
-
-  // -- the static skeleton -----------------------------------------------------
+  // -- the static skeleton: one region after the other -------------------------
   buildShell() {
-    const d = this.data, uid = this.uid;
     const root = h("div", {
       class: "lk-stepper", tabindex: "0", role: "group",
-      "aria-label": `Stepper: ${d.case.title}`,
+      "aria-label": `Stepper: ${this.data.case.title}`,
       "data-lm-suppress-shortcuts": "true",
       onkeydown: (e) => this.onKey(e),
     });
@@ -283,17 +584,45 @@ class StepperView {
     const defs = h("div", { class: "lk-defs", "aria-hidden": "true" });
     defs.innerHTML = `<svg width="0" height="0" style="position:absolute"><defs>${this.patternDefs()}</defs></svg>`;
     root.append(defs);
+    root.append(this.buildHeader(), this.buildVariantBar(), this.buildControls(), this.buildStatus());
+    const main = h("div", { class: "lk-main" });
+    main.append(this.buildCpus(), this.buildTables(), this.buildTimeline());
+    root.append(main, this.buildScheduleField());
+    this.el.append(root);
+    const stored = storedLayout();
+    const small = typeof window !== "undefined" && window.innerHeight && window.innerHeight < 900;
+    this.setCompact(stored ? stored === "compact" : !!small, false);
+    if (window.ResizeObserver) {
+      // A wider or narrower notebook, or a larger font: redraw the timeline to fit (on the next frame).
+      this.resizeObs = new ResizeObserver(() => this.afterFrame());
+      this.resizeObs.observe(this.timeline);
+      this.resizeObs.observe(root);
+    }
+  }
 
-    // Header: case, variants, bug, reset.
-    const head = h("div", { class: "lk-head" },
+  buildHeader() {
+    const d = this.data;
+    this.layoutBtn = h("button", { type: "button", class: "lk-btn lk-tool lk-layout", "aria-pressed": "false",
+      title: "Compact layout: controls, timeline and code on one screen (for a projector)", text: "Compact",
+      onclick: () => this.setCompact(!this.compact, true) });
+    this.presentBtn = h("button", { type: "button", class: "lk-btn lk-tool lk-present-btn", "aria-pressed": "false",
+      title: "Present: the stepper alone, full screen, larger text (Esc leaves)", text: "Present",
+      onclick: () => this.present(!this.root.classList.contains("lk-present")) });
+    return h("div", { class: "lk-head" },
       h("div", { class: "lk-title" },
         h("strong", { text: d.case.title }),
-        h("span", { class: "lk-summary", text: d.case.summary || "" })));
+        h("span", { class: "lk-summary", title: d.case.summary || "", text: d.case.summary || "" })),
+      h("div", { class: "lk-tools" }, this.layoutBtn, this.presentBtn));
+  }
+
+  buildVariantBar() {
+    const d = this.data;
     this.variantBar = h("div", { class: "lk-variants", role: "group", "aria-label": "Variant (version of the code)" });
     this.variantButtons = {};
     for (const v of d.variants) {
       const b = h("button", {
-        type: "button", class: "lk-btn lk-variant", "aria-pressed": "false", title: v.title,
+        type: "button", class: "lk-btn lk-variant" + (v.pending ? " lk-pending" : ""), "aria-pressed": "false",
+        title: v.pending ? `${v.title} (${v.note})` : v.title,
         "data-variant": v.id, text: v.id, onclick: () => this.toggleVariant(v.id),
       });
       this.variantButtons[v.id] = b;
@@ -304,59 +633,92 @@ class StepperView {
       onclick: () => this.showBug() });
     this.resetBtn = h("button", { type: "button", class: "lk-btn", text: "Reset", "aria-label": "Reset to the start",
       onclick: () => { this.carry = null; this.sched = []; this.pos = 0; this.showError(null); this.note(""); this.changed(); } });
-    head.append(h("div", { class: "lk-bar" }, h("span", { class: "lk-label", text: "Variant:" }), this.variantBar, this.bugBtn, this.resetBtn));
     this.variantTitle = h("div", { class: "lk-variant-title" });
-    head.append(this.variantTitle);
-    root.append(head);
+    this.diffNote = h("div", { class: "lk-diffnote", hidden: true });
+    return h("div", { class: "lk-vbox" },
+      h("div", { class: "lk-bar" }, h("span", { class: "lk-label", text: "Variant:" }), this.variantBar, this.bugBtn, this.resetBtn),
+      this.variantTitle, this.diffNote);
+  }
 
-    // Steps: one button per cpu (built per variant), back/forward, slider.
+  buildControls() {
+    // Step buttons (one per cpu, each in a box of its own fixed size, so a reason
+    // appearing under one never moves another), back/forward, slider.
     this.stepBar = h("div", { class: "lk-steps", role: "group", "aria-label": "Step a cpu" });
-    this.backBtn = h("button", { type: "button", class: "lk-btn", "aria-label": "Back one step", title: "Back (←)", text: "◀ Back", onclick: () => this.go(this.pos - 1) });
-    this.fwdBtn = h("button", { type: "button", class: "lk-btn", "aria-label": "Forward one step", title: "Forward (→)", text: "Forward ▶", onclick: () => this.go(this.pos + 1) });
+    this.backBtn = h("button", { type: "button", class: "lk-btn lk-navbtn", "aria-label": "Back one step", title: "Back (←)", text: "◀ Back", onclick: () => this.go(this.pos - 1) });
+    this.fwdBtn = h("button", { type: "button", class: "lk-btn lk-navbtn", "aria-label": "Forward one step", title: "Forward (→)", text: "Forward ▶", onclick: () => this.go(this.pos + 1) });
     this.slider = h("input", { type: "range", class: "lk-slider", min: "0", max: "0", value: "0", "aria-label": "Steps shown",
       oninput: (e) => this.go(+e.target.value) });
     this.posLabel = h("span", { class: "lk-pos", "aria-live": "off" });
-    root.append(this.stepBar,
+    return h("div", { class: "lk-controls" }, this.stepBar,
       h("div", { class: "lk-nav" }, this.backBtn, this.fwdBtn, this.slider, this.posLabel));
+  }
 
+  buildStatus() {
     this.lastStep = h("div", { class: "lk-last", "aria-live": "polite" });
     this.banner = h("div", { class: "lk-banner", role: "alert", hidden: true });
     this.noteEl = h("div", { class: "lk-note", "aria-live": "polite", hidden: true });
-    root.append(this.lastStep, this.banner, this.noteEl);
+    return h("div", { class: "lk-statusbox" }, this.lastStep, this.banner, this.noteEl);
+  }
 
-    this.legend = h("div", { class: "lk-legend", text: "▶ next line to run · ‖ waiting on this line · ✓ line just run · ↳ call in progress" });
+  buildCpus() {
+    this.legend = h("div", { class: "lk-legend", text: "▶ next line to run · ‖ waiting on this line · ✓ line just run · ↳ call in progress · ∅ changes nothing shared" });
     this.cpuGrid = h("div", { class: "lk-cpus" });
-    root.append(this.legend, this.cpuGrid);
+    return h("div", { class: "lk-cpubox" }, this.legend, this.cpuGrid);
+  }
 
-    // Locks and data.
+  buildTables() {
     this.lockTable = h("table", { class: "lk-locks" });
     this.dataEl = h("div", { class: "lk-data" });
-    root.append(h("div", { class: "lk-tables" },
+    return h("div", { class: "lk-tables" },
       h("div", { class: "lk-lockbox" }, h("div", { class: "lk-h", text: "Locks" }), this.lockTable),
-      this.dataEl));
+      this.dataEl);
+  }
 
-    // Timeline.
+  buildTimeline() {
     this.timeline = h("div", { class: "lk-timeline" });
     this.tlLegend = h("div", { class: "lk-tl-legend" });
-    root.append(h("div", { class: "lk-h", text: "Timeline" }), this.timeline, this.tlLegend);
-    if (window.ResizeObserver) {
-      // A wider or narrower notebook: redraw the timeline to fit (on the next frame).
-      this.resizeObs = new ResizeObserver(() => this.afterFrame());
-      this.resizeObs.observe(this.timeline);
-    }
+    return h("div", { class: "lk-tlbox" }, h("div", { class: "lk-h lk-tl-h", text: "Timeline" }), this.timeline, this.tlLegend);
+  }
 
-    // Schedule field.
-    const inId = uid + "-sched", errId = uid + "-err";
+  buildScheduleField() {
+    const inId = this.uid + "-sched", errId = this.uid + "-err";
     this.input = h("input", { type: "text", id: inId, class: "lk-input", spellcheck: "false", autocomplete: "off",
       "aria-describedby": errId, placeholder: "e.g. CPU0 CPU1 CPU0*",
       onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); this.jump(); } e.stopPropagation(); } });
     this.goBtn = h("button", { type: "button", class: "lk-btn", text: "Go", "aria-label": "Go to this schedule", onclick: () => this.jump() });
     this.copyBtn = h("button", { type: "button", class: "lk-btn", text: "Copy", "aria-label": "Copy the schedule", onclick: () => this.copy() });
     this.errEl = h("div", { class: "lk-error", id: errId, role: "status" });
-    root.append(h("div", { class: "lk-schedule" },
-      h("label", { for: inId, class: "lk-label", text: "Schedule:" }), this.input, this.goBtn, this.copyBtn), this.errEl);
-    root.append(h("div", { class: "lk-keys", text: "Keys (click the stepper first): 0–9 step that cpu · ← → back / forward · Home / End" }));
-    this.el.append(root);
+    return h("div", { class: "lk-schedbox" },
+      h("div", { class: "lk-schedule" },
+        h("label", { for: inId, class: "lk-label", text: "Schedule:" }), this.input, this.goBtn, this.copyBtn), this.errEl,
+      h("div", { class: "lk-keys", text: "Keys (click the stepper first): 0–9 step that cpu · ← → back / forward · Home / End · Esc leaves Present" }));
+  }
+
+  setCompact(on, remember) {
+    this.compact = !!on;
+    this.root.classList.toggle("lk-compact", this.compact);
+    this.layoutBtn.setAttribute("aria-pressed", String(this.compact));
+    if (remember) { try { window.localStorage.setItem(LAYOUT_KEY, this.compact ? "compact" : "full"); } catch (e) { /* private mode */ } }
+    this.tlKey = null;
+    if (this.V) this.update();
+  }
+
+  present(on) {
+    const root = this.root;
+    root.classList.toggle("lk-present", on);
+    this.presentBtn.setAttribute("aria-pressed", String(on));
+    this.presentBtn.textContent = on ? "Leave (Esc)" : "Present";
+    if (on) {
+      this.wasCompact = this.compact;
+      this.setCompact(true, false);
+      try { if (root.requestFullscreen && !document.fullscreenElement) root.requestFullscreen().catch(() => { /* the page fills the window instead */ }); } catch (e) { /* idem */ }
+    } else {
+      this.setCompact(this.wasCompact, false);
+      try { if (document.fullscreenElement === root) document.exitFullscreen(); } catch (e) { /* already out */ }
+    }
+    root.focus({ preventScroll: true });
+    this.tlKey = null;
+    this.afterFrame();
   }
 
   patternDefs() {
@@ -375,6 +737,9 @@ class StepperView {
         `<rect width="12" height="12" fill="${st.color}" fill-opacity="0.5"/>` +
         `<g stroke="${dark}" stroke-width="1" fill="${dark}" stroke-opacity="0.8">${ink}</g></pattern>`;
     }
+    // A freed object: hatched in the finding colour.
+    s += `<pattern id="${this.uid}-freed" patternUnits="userSpaceOnUse" width="6" height="6">` +
+      `<path d="M-1,1l2,-2M0,6l6,-6M5,7l2,-2" stroke="${this.data.finding_color}" stroke-width="1.2"/></pattern>`;
     return s;
   }
 
@@ -394,14 +759,17 @@ class StepperView {
   // -- per variant -------------------------------------------------------------
   useVariant(V) {
     this.V = V;
+    this.T = V.texts || this.data.texts;
     this.bugIndex = -1;
     this.path = null;
     for (const [id, b] of Object.entries(this.variantButtons)) b.setAttribute("aria-pressed", String(id === V.id));
     this.variantTitle.textContent = `${V.id}: ${V.title}` + (V.mode === "traces" ? ` (${V.note})` : "");
-    const T = this.T;
+    this.variantTitle.title = this.variantTitle.textContent;
+    this.showDiff(null);
 
     // Step buttons.
     this.stepBar.textContent = "";
+    this.stepBar.style.setProperty("--lk-nstep", String(V.cpus.length));
     this.stepBtns = V.cpus.map((cpu, c) => {
       const why = h("span", { class: "lk-why", id: `${this.uid}-why${c}` });
       const b = h("button", { type: "button", class: "lk-btn lk-step", "data-cpu": cpu.name,
@@ -411,42 +779,58 @@ class StepperView {
       return { b, why };
     });
 
+    this.buildPanels(V);
+    this.buildLockRows(V);
+    this.legendKey = null;
+    this.tlKey = null;
+  }
+
+  buildPanels(V) {
     // Cpu panels: the code of every function the cpu can reach.
+    const T = this.T;
     this.cpuGrid.textContent = "";
     this.panels = V.cpus.map((cpu, c) => {
       const status = h("span", { class: "lk-status" });
       const stack = h("ol", { class: "lk-stack", "aria-label": `${cpu.name} call stack, outermost first` });
       const held = h("div", { class: "lk-held" });
       const code = h("div", { class: "lk-code", role: "list", "aria-label": `${cpu.name} code` });
-      const lines = {};
+      const lines = {}, ends = {};
       for (const f of cpu.functions) {
         const fn = V.functions[f];
         const block = h("div", { class: "lk-fn", role: "listitem" });
         block.append(h("div", { class: "lk-fnhead", text: `${fn.name}() {` }));
         lines[f] = fn.lines.map((t, pc) => {
+          const kind = fn.kinds ? fn.kinds[pc] : null;
           const mark = h("span", { class: "lk-mark", "aria-hidden": "true" });
           const tag = h("span", { class: "lk-tag" });
-          const row = h("div", { class: "lk-line", "data-fn": fn.name, "data-line": String(pc) },
-            mark, h("span", { class: "lk-ln", text: String(pc + 1) }), h("code", { text: T[t] }), tag);
+          const code = codeEl(T[t]);
+          const noop = kind === "nop" || kind === "goto";
+          if (isCommentOnly(T[t])) code.classList.add("lk-comment");
+          const row = h("div", { class: "lk-line" + (noop ? " lk-noop" : ""), "data-fn": fn.name, "data-line": String(pc),
+            title: noop ? "changes nothing the model tracks (no lock, no shared data)" : null },
+          mark, h("span", { class: "lk-ln", text: String(pc + 1) }), code, tag);
           row._mark = mark; row._tag = tag;
           block.append(row);
           return row;
         });
-        block.append(h("div", { class: "lk-fnhead", text: "}" }));
+        ends[f] = h("div", { class: "lk-fnhead lk-fnend", text: "}" });
+        block.append(ends[f]);
         code.append(block);
       }
       const panel = h("section", { class: "lk-cpu", "data-cpu": cpu.name, "aria-label": `${cpu.name} (${cpu.comm})` },
-        h("div", { class: "lk-cpuhead" }, h("strong", { text: cpu.name }),
+        h("div", { class: "lk-cpuhead" }, h("strong", { class: "lk-nowrap", text: cpu.name }),
           h("span", { class: "lk-comm", text: ` ${cpu.comm}[${cpu.pid}]` }), status),
-        cpu.context ? h("div", { class: "lk-context", text: cpu.context }) : null,
+        cpu.context ? h("div", { class: "lk-context", title: cpu.context, text: cpu.context }) : null,
         stack, held, code);
       this.cpuGrid.append(panel);
-      return { panel, status, stack, held, code, lines };
+      return { panel, status, stack, held, code, lines, ends };
     });
     this.cpuGrid.style.setProperty("--lk-ncpu", String(Math.min(V.cpus.length, 3)));
     this.marked = [];
+    this.diffMarked = [];
+  }
 
-    // Lock table header.
+  buildLockRows(V) {
     this.lockTable.textContent = "";
     this.lockTable.append(h("thead", null, h("tr", null,
       ...["Lock", "Kind", "Held by", "Readers", "Waiting (in order)"].map((t) => h("th", { scope: "col", text: t })))));
@@ -461,9 +845,51 @@ class StepperView {
         h("td", { text: kind }), ...cells));
       return cells;
     });
+  }
 
-    this.legendKey = null;
-    this.tlKey = null;
+  // The lines the fix changed: `to` against `from` (computed in Python at export).
+  showDiff(fromId) {
+    for (const row of this.diffMarked) { row.classList.remove("lk-changed", "lk-removed"); row.removeAttribute("data-removed"); }
+    this.diffMarked = [];
+    const rel = fromId && this.data.relations && this.data.relations[this.V.id] && this.data.relations[this.V.id][fromId];
+    if (!rel) { this.diffNote.hidden = true; this.diffNote.textContent = ""; return; }
+    const V = this.V;
+    let nChanged = 0, nRemoved = 0;
+    const byName = new Map(V.functions.map((f, i) => [f.name, i]));
+    for (const P of this.panels) {
+      for (const [fname, pcs] of Object.entries(rel.changed || {})) {
+        const rows = P.lines[byName.get(fname)];
+        if (!rows) continue;
+        for (const pc of pcs) if (rows[pc]) { rows[pc].classList.add("lk-changed"); this.diffMarked.push(rows[pc]); nChanged++; }
+      }
+      for (const fname of rel.new || []) {
+        const rows = P.lines[byName.get(fname)];
+        if (!rows) continue;
+        for (const r of rows) { r.classList.add("lk-changed"); this.diffMarked.push(r); nChanged++; }
+      }
+      for (const [fname, spots] of Object.entries(rel.removed || {})) {
+        const f = byName.get(fname);
+        const rows = P.lines[f];
+        if (!rows) continue;
+        for (const [at, texts] of spots) {
+          const row = rows[at] || P.ends[f];
+          row.classList.add("lk-removed");
+          row.setAttribute("data-removed", `− removed here in '${this.V.id}': ${texts.join(" ")}`);
+          if (!row.title) row.title = row.getAttribute("data-removed");
+          this.diffMarked.push(row);
+          nRemoved += texts.length;
+        }
+      }
+    }
+    if (!nChanged && !nRemoved) {
+      this.diffNote.textContent = `The code of '${V.id}' is the same as '${fromId}' in the functions shown.`;
+    } else {
+      this.diffNote.textContent = "";
+      this.diffNote.append(h("span", { class: "lk-diffkey lk-diffplus", text: "+" }),
+        ` ${nChanged} line${nChanged === 1 ? "" : "s"} new or changed from '${fromId}'`,
+        nRemoved ? h("span", null, " · ", h("span", { class: "lk-diffkey lk-diffminus", text: "−" }), ` ${nRemoved} removed (hover the marked line)`) : null);
+    }
+    this.diffNote.hidden = false;
   }
 
   // -- actions -----------------------------------------------------------------
@@ -519,31 +945,41 @@ class StepperView {
     fallback();
   }
 
-  toggleVariant(vid) {
+  toggleVariant(vid, carried) {
     if (vid === this.V.id) return;
     const from = this.V;
     const to = this.data.variants.find((v) => v.id === vid);
-    const names = this.carry ? this.carry : this.names(this.sched.slice(0, this.pos));
+    const names = carried || (this.carry ? this.carry : this.names(this.sched.slice(0, this.pos)));
+    if (to.pending) { this.request(vid, names); return; }
     const hadFinding = this.findingsUpTo(this.pos);
+    const rel = this.data.relations && this.data.relations[vid] && this.data.relations[vid][from.id];
     this.useVariant(to);
-    const byName = new Map(to.cpus.map((c, i) => [c.name, i]));
-    const cpus = [];
-    let msg = null, sid = 0;
-    for (let i = 0; i < names.length; i++) {
-      const c = byName.get(names[i]);
-      if (c === undefined) { msg = `at step ${i + 1} ${names[i]} does not exist in '${vid}'`; break; }
-      const why = this.blocker(sid, c, true);
-      if (why) { msg = `at step ${i + 1} ${names[i]} cannot run: ${why}`; break; }
-      cpus.push(c);
-      sid = to.next[sid][c][0];
-    }
-    this.sched = cpus;
-    this.pos = cpus.length;
+    this.showDiff(from.id);
+    const r = carrySchedule(to, this.T, names, rel);
+    this.sched = r.cpus;
+    this.pos = r.cpus.length;
     this.carry = names;
     this.showError(null);
+    this.noteEl.textContent = "";
+    if (!r.sameThreads) {
+      // Another program: the schedule would compare different things.
+      const differ = threadsDiffer(from, to);
+      const bugs = to.explorer || [];
+      this.note(`Other threads run in '${vid}' (${differ}), so the schedule from '${from.id}' means nothing here: ` +
+        `starting from step 0. ` + (bugs.length
+        ? `The explorer finds ${bugs.length === 1 ? "a bug" : bugs.length + " bugs"} in '${vid}' of its own.`
+        : to.explored.complete ? `The explorer checked all ${to.explored.states} states of '${vid}': no bug.`
+          : `The explorer found no bug in '${vid}' within its budget.`));
+      if (bugs.length) {
+        this.noteEl.append(" ", h("button", { type: "button", class: "lk-btn lk-inline lk-ownbug",
+          text: `Show '${vid}''s own bug`, onclick: () => this.showBug() }));
+      }
+      this.changed();
+      return;
+    }
     let text;
     if (!names.length) text = `Now showing '${vid}'.`;
-    else if (msg) text = `The schedule runs ${cpus.length} of ${names.length} steps on '${vid}': ${msg}.`;
+    else if (r.msg) text = `The schedule runs ${r.cpus.length} of ${names.length} steps on '${vid}': ${r.msg}.`;
     else text = `The schedule runs all ${names.length} steps on '${vid}'.`;
     const nowFinding = this.findingsUpTo(this.pos);
     if (hadFinding.length && !nowFinding.length) {
@@ -593,11 +1029,13 @@ class StepperView {
     else if (e.key === "ArrowRight") this.go(this.pos + 1);
     else if (e.key === "Home") this.go(0);
     else if (e.key === "End") this.go(this.sched.length);
+    else if (e.key === "Escape" && this.root.classList.contains("lk-present")) this.present(false);
     else handled = false;
     if (handled) { e.preventDefault(); e.stopPropagation(); }
   }
 
   note(text) {
+    this.noteEl.classList.remove("lk-busy");
     this.noteEl.textContent = text || "";
     this.noteEl.hidden = !text;
   }
@@ -631,22 +1069,44 @@ class StepperView {
   }
 
   update() {
-    const V = this.V, T = this.T, ncpu = V.cpus.length;
     const path = this.walked();
     if (this.pos > path.sids.length - 1) this.pos = path.sids.length - 1;
     const pos = this.pos;
     const sid = path.sids[pos];
-    const st = V.states[sid];
-    const lastStep = pos > 0 ? V.steps[path.steps[pos - 1]] : null;
+    const focused = document.activeElement;
+    this.updateControls(path, pos, sid);
+    this.updateLastStep(path, pos);
+    this.updatePanels(path, pos, sid);
+    this.afterFrame();
+    this.updateTables(sid);
+    this.updateBanner(pos);
+    this.drawTimeline(path, pos);
+    const text = this.names(this.sched.slice(0, pos)).join(" ");
+    if (document.activeElement !== this.input || !this.errShown) this.input.value = text;
+    this.input.setAttribute("data-schedule", text);
+    // A focused button that became disabled would drop the focus to the page
+    // (and the keys with it): keep it in the stepper.
+    if (focused && this.root.contains(focused) && focused.disabled) this.root.focus({ preventScroll: true });
+  }
 
-    // Step buttons.
+  updateControls(path, pos, sid) {
+    const V = this.V, ncpu = V.cpus.length;
     for (let c = 0; c < ncpu; c++) {
       const why = this.blocker(sid, c);
       const { b, why: w } = this.stepBtns[c];
       b.disabled = !!why;
-      b.title = why ? `${V.cpus[c].name} cannot step: ${this.blocker(sid, c, true)}` : `Run ${V.cpus[c].name}'s next line (key ${c < 10 ? c : "—"})`;
-      w.textContent = why ? why : "";
-      w.hidden = !why;
+      let next = "";
+      if (!why) {
+        const [, stepId] = V.next[sid][c];
+        const [, , ev, det] = V.steps[stepId];
+        const kind = this.kindAt(sid, c);
+        next = isNoOp(ev, kind) ? "next: a line that changes nothing shared" : `next: ${eventWords(ev, det, kind)}`;
+      }
+      b.title = why ? `${V.cpus[c].name} cannot step: ${this.blocker(sid, c, true)}` : `Run ${V.cpus[c].name}'s next line (key ${c < 10 ? c : "—"}); ${next}`;
+      w.textContent = why ? why : next;
+      w.classList.toggle("lk-blocked", !!why);
+      w.classList.toggle("lk-next", !why);
+      w.hidden = false;
     }
     this.backBtn.disabled = pos === 0;
     this.fwdBtn.disabled = pos >= this.sched.length;
@@ -654,17 +1114,30 @@ class StepperView {
     this.slider.value = String(pos);
     this.slider.setAttribute("aria-valuetext", `step ${pos} of ${this.sched.length}`);
     this.posLabel.textContent = `step ${pos} of ${this.sched.length}`;
+  }
 
-    // What the last step did.
-    if (lastStep) {
-      const [c, t, ev, det] = lastStep;
-      const what = eventWords(ev, det);
-      this.lastStep.textContent = `Step ${pos}: ${V.cpus[c].name} ${what} — ${T[t]}`;
-    } else {
+  updateLastStep(path, pos) {
+    const V = this.V, T = this.T;
+    const lastStep = pos > 0 ? V.steps[path.steps[pos - 1]] : null;
+    this.lastStep.classList.remove("lk-noopstep");
+    if (!lastStep) {
       this.lastStep.textContent = this.sched.length ? "Step 0: the start." : "The start: click a Step button (or press a cpu's digit) to run that cpu's next line.";
+      return;
     }
+    const [c, t, ev, det] = lastStep;
+    const kind = this.kindAt(path.sids[pos - 1], c);
+    const what = eventWords(ev, det, kind);
+    this.lastStep.textContent = "";
+    this.lastStep.append(h("strong", { text: `Step ${pos}: ` }), `${V.cpus[c].name} ${what} — `, codeEl(T[t]));
+    if (isNoOp(ev, kind)) {
+      this.lastStep.classList.add("lk-noopstep");
+      this.lastStep.append(h("span", { class: "lk-noopword", text: " ∅ no lock, refcount, object or shared variable changed: the line is there so the code reads whole" }));
+    }
+  }
 
-    // Cpu panels.
+  updatePanels(path, pos, sid) {
+    const V = this.V, T = this.T, ncpu = V.cpus.length;
+    const st = V.states[sid];
     for (const row of this.marked) { row.classList.remove("lk-cur", "lk-wait", "lk-prev", "lk-caller"); row._mark.textContent = ""; row._tag.textContent = ""; row.removeAttribute("aria-current"); }
     this.marked = [];
     const mark = (row, cls, glyph, tag) => {
@@ -673,11 +1146,11 @@ class StepperView {
       if (tag) row._tag.textContent = tag;
       this.marked.push(row);
     };
+    const lt = V.locktables[st[ncpu]];
     for (let c = 0; c < ncpu; c++) {
       const [frames, status, held, stackId, why] = V.threads[st[c]];
       const P = this.panels[c];
       const locksWaited = [];
-      const lt = V.locktables[st[ncpu]];
       lt.forEach(([, , q], l) => { for (const [qc] of q) if (qc === c) locksWaited.push(V.locks[l].name); });
       let label = STATUS_LABEL[status];
       if (status === "wait") label = locksWaited.length ? `waiting for ${locksWaited.join(", ")}` : "sleeping";
@@ -690,6 +1163,7 @@ class StepperView {
       P.stack.textContent = "";
       names.forEach((n, i) => P.stack.append(h("li", { class: i === names.length - 1 && frames.length ? "lk-top" : "", text: n })));
       if (!frames.length) P.stack.append(h("li", { class: "lk-top", text: "(returned to user space)" }));
+      P.stack.title = names.join(" → ");
       // Held locks.
       P.held.textContent = "";
       if (held.length) {
@@ -711,16 +1185,19 @@ class StepperView {
         }
       });
     }
-    this.afterFrame();
-
-    if (lastStep && pos > 0) {
+    const lastStep = pos > 0 ? V.steps[path.steps[pos - 1]] : null;
+    if (lastStep) {
       // The line just run, in the state before the step.
       const before = V.threads[V.states[path.sids[pos - 1]][lastStep[0]]];
       const top = before[0][before[0].length - 1];
       const row = top && this.panels[lastStep[0]].lines[top[0]] && this.panels[lastStep[0]].lines[top[0]][top[1]];
       if (row && !this.marked.includes(row)) mark(row, "lk-prev", "✓", "");
     }
-    // Lock table.
+  }
+
+  updateTables(sid) {
+    const V = this.V, ncpu = V.cpus.length;
+    const st = V.states[sid];
     const lt = V.locktables[st[ncpu]];
     lt.forEach(([owner, readers, queue], l) => {
       const [o, r, q] = this.lockRows[l];
@@ -728,45 +1205,38 @@ class StepperView {
       r.textContent = readers.length ? readers.map((c) => V.cpus[c].name).join(", ") : "—";
       q.textContent = queue.length ? queue.map(([c, m]) => `${V.cpus[c].name} (${modeWord(m)})`).join(" → ") : "—";
     });
-
     // Data: refcounts, objects, shared variables.
     const [vars, refs, objs, broken] = V.data[st[ncpu + 1]];
     if (V.vars.length || V.refs.length || V.objects.length) {
       this.dataEl.textContent = "";
       this.dataEl.append(h("div", { class: "lk-h", text: "Data" }));
       const dl = h("dl");
-      V.refs.forEach((n, i) => dl.append(h("dt", null, h("code", { text: n })), h("dd", { text: `refcount ${refs[i]}` })));
-      V.objects.forEach((n, i) => dl.append(h("dt", null, h("code", { text: n })), h("dd", { class: "lk-obj-" + objs[i], text: objs[i] === "freed" ? "✗ freed" : objs[i] })));
-      V.vars.forEach((n, i) => dl.append(h("dt", null, h("code", { text: n })), h("dd", { text: JSON.stringify(vars[i]) })));
+      V.refs.forEach((n, i) => dl.append(h("dt", null, codeEl(n)), h("dd", { text: `refcount ${refs[i]}` })));
+      V.objects.forEach((n, i) => dl.append(h("dt", null, codeEl(n)), h("dd", { class: "lk-obj-" + objs[i], text: objs[i] === "freed" ? "✗ freed" : objs[i] })));
+      V.vars.forEach((n, i) => dl.append(h("dt", null, codeEl(n)), h("dd", { text: JSON.stringify(vars[i]) })));
       this.dataEl.append(dl);
       if (broken) this.dataEl.append(h("div", { class: "lk-broken", text: "memory corrupted: the run stops here" }));
       this.dataEl.hidden = false;
     } else {
       this.dataEl.hidden = true;
     }
+  }
 
-    // Banner: the findings reached so far.
+  updateBanner(pos) {
     const found = this.findingsUpTo(pos);
     const bannerKey = found.map((f) => f.step + ":" + f.message).join("|");
-    if (bannerKey !== this.lastBanner) {
-      this.lastBanner = bannerKey;
-      this.banner.textContent = "";
-      for (const f of found) {
-        const cyc = this.cycleText(f);
-        this.banner.append(h("div", { class: "lk-finding", "data-kind": f.kind },
-          h("span", { class: "lk-fmark", "aria-hidden": "true", text: f.kind === "deadlock" ? "✖" : f.kind === "warn" ? "▲" : "✱" }),
-          h("strong", { text: `${KIND_LABEL[f.kind] || f.kind} at step ${f.step}: ` }),
-          h("span", { text: f.message }),
-          cyc ? h("div", { class: "lk-cycle" }, h("span", { class: "lk-label", text: "wait-for cycle: " }), h("code", { text: cyc })) : null));
-      }
-      this.banner.hidden = !found.length;
+    if (bannerKey === this.lastBanner) return;
+    this.lastBanner = bannerKey;
+    this.banner.textContent = "";
+    for (const f of found) {
+      const cyc = this.cycleText(f);
+      this.banner.append(h("div", { class: "lk-finding", "data-kind": f.kind },
+        h("span", { class: "lk-fmark", "aria-hidden": "true", text: f.kind === "deadlock" ? "✖" : f.kind === "warn" ? "▲" : "✱" }),
+        h("strong", { text: `${KIND_LABEL[f.kind] || f.kind} at step ${f.step}: ` }),
+        h("span", { text: f.message }),
+        cyc ? h("div", { class: "lk-cycle" }, h("span", { class: "lk-label", text: "wait-for cycle: " }), h("code", { text: cyc })) : null));
     }
-
-    // Timeline, schedule field, variant buttons.
-    this.drawTimeline(path, pos);
-    const text = this.names(this.sched.slice(0, pos)).join(" ");
-    if (document.activeElement !== this.input || !this.errShown) this.input.value = text;
-    this.input.setAttribute("data-schedule", text);
+    this.banner.hidden = !found.length;
   }
 
   // -- the timeline: the look of labkit/render/timeline.py --------------------
@@ -778,6 +1248,7 @@ class StepperView {
     this.frameQueued = true;
     requestAnimationFrame(() => {
       this.frameQueued = false;
+      if (!this.root || !this.root.isConnected) return;
       const moves = [];
       for (const P of this.panels || []) {
         const cur = P.code.querySelector(".lk-cur, .lk-wait");
@@ -786,9 +1257,10 @@ class StepperView {
         if (top < P.code.scrollTop || top > P.code.scrollTop + P.code.clientHeight - 24) moves.push([P.code, Math.max(0, top - 40)]);
       }
       const tl = this.timeline, w = tl.clientWidth;
-      if (w && w !== this.tlWidth) { this.tlWidth = w; this.tlKey = null; this.update(); return; }
+      const fs = parseFloat(getComputedStyle(this.root).fontSize) || BASE_PX;
+      if ((w && w !== this.tlWidth) || fs !== this.fontPx) { this.tlWidth = w; this.fontPx = fs; this.tlKey = null; this.update(); return; }
       if (this.tlCursorX !== undefined && tl.scrollWidth > w) {
-        const x = this.tlCursorX;
+        const x = this.tlCursorX * this.tlScale;
         if (x < tl.scrollLeft + 160 || x > tl.scrollLeft + w - 40) moves.push([tl, Math.max(0, x - w + 120), "left"]);
       }
       for (const [el, v, dir] of moves) { if (dir === "left") el.scrollLeft = v; else el.scrollTop = v; }
@@ -799,43 +1271,65 @@ class StepperView {
     const V = this.V, T = this.T, ncpu = V.cpus.length;
     const n = path.steps.length;                   // the whole schedule; the cursor is at pos
     // Back and forward only move the cursor: redraw when the schedule (or the room) changes.
-    const key = `${V.id}|${this.sched.join(",")}|${this.tlWidth}`;
+    const key = `${V.id}|${this.sched.join(",")}|${this.tlWidth}|${this.fontPx}|${this.compact}`;
     if (key === this.tlKey && this.tlCursor) { this.moveCursor(pos); return; }
     this.tlKey = key;
-    const style = this.data.lock_style, evStyle = this.data.event_style, FC = this.data.finding_color;
+    const style = this.data.lock_style, FC = this.data.finding_color;
+    const evStyle = Object.assign({}, DATA_EVENT_STYLE, this.data.event_style);
+    // Drawn for a 13 px font, then scaled with the stepper's own font size
+    // (JupyterLab's font settings, Presentation Mode, Present).
+    const scale = (this.fontPx || BASE_PX) / BASE_PX;
+    this.tlScale = scale;
     // Text, grid and page colours come from CSS classes (t-fg, s-grid, f-bg ...), so
     // the drawing follows a theme switch without being redrawn.
     const ivs = lockIntervals(V, path.steps, n);
-    const rows = Math.max(1, ...ivs.map((iv) => iv.level + 1));
+    const rels = releaseSpans(V, path.sids, path.steps, n);
+    const lanes = dataLanes(V, path.sids, path.steps, n);
+    const devs = dataEvents(V, path.steps, n);
+    // Release spans take a row of their own in the putter's lane.
+    // Each lane as tall as its own rows.
+    const rowsOf = V.cpus.map((_, c) => Math.max(1, ...ivs.filter((iv) => iv.cpu === c).map((iv) => iv.level + 1)));
+    for (const r of rels) r.level = rowsOf[r.cpu]++;
     // The final state's wait-for cycles (drawn as arrows, as the static timeline does).
     const cycles = [];
     for (const f of V.states[path.sids[n]][ncpu + 2]) if (V.findings[f].cycle.length) cycles.push(V.findings[f].cycle);
-    const avail = (this.tlWidth || 900) - 150 - 24;
-    const unit = Math.max(16, Math.min(56, Math.floor(avail / (Math.max(n, 8) + 1.6))));
-    const labelW = 150, top = 22, stripH = 18, rowH = 20, footH = 12;
-    const laneH = stripH + rows * rowH + footH;
-    const END = n + 0.6, x0lim = 0.4, x1lim = END + (cycles.length ? 1.3 : 0.4);
+    // Room for the longest lane name (cpu, comm/pid, data lanes), within reason.
+    const subOf = (cpu) => (cpu.comm && cpu.comm !== "task" ? `${cpu.comm}/${cpu.pid}` : "");
+    const nameW = Math.max(...V.cpus.map((cpu) => Math.max(cpu.name.length * 7.6, Math.min(22, subOf(cpu).length) * 6.4)),
+      ...lanes.map((l) => Math.min(22, l.name.length) * 6.9));
+    const labelW = Math.max(110, Math.min(190, Math.ceil(nameW) + 18));
+    const avail = (this.tlWidth || 900) / scale - labelW - 24;
+    const unit = Math.max(16, Math.min(56, Math.floor(avail / (Math.max(n, 8) + 1.6 + (cycles.length ? 0.9 * ncpu : 0)))));
+    const compact = this.compact;
+    const top = 22, stripH = 18, rowH = compact ? 18 : 20, footH = 12, dataH = 18;
+    const laneHs = rowsOf.map((r) => stripH + r * rowH + footH);
+    const laneTops = [top];
+    for (const lh of laneHs) laneTops.push(laneTops[laneTops.length - 1] + lh);
+    const END = n + 0.6, x0lim = 0.4, x1lim = END + (cycles.length ? 0.9 * ncpu + 0.4 : 0.4);
     const X = (k) => labelW + (k - x0lim) * unit;
     const width = Math.ceil(X(Math.max(x1lim, 8))) + 8;
-    const height = top + ncpu * laneH + 36;
-    const laneTop = (c) => top + c * laneH;
+    const lanesTop = laneTops[ncpu];
+    const dataTop = lanesTop + (lanes.length ? 6 : 0);
+    const height = dataTop + lanes.length * dataH + 36;
+    const laneTop = (c) => laneTops[c];
     const rowY = (c, level) => laneTop(c) + stripH + level * rowH + 2;
-    let s = `<svg xmlns="${SVGNS}" class="lk-tl" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" role="img" ` +
-      `aria-label="Timeline of ${n} steps, at step ${pos}: a lane per cpu, bars for locks held, dashed bars for waits">`;
+    let s = `<svg xmlns="${SVGNS}" class="lk-tl" width="${Math.ceil(width * scale)}" height="${Math.ceil(height * scale)}" viewBox="0 0 ${width} ${height}" role="img" ` +
+      `aria-label="Timeline of ${n} steps, at step ${pos}: a lane per cpu, bars for locks held, dashed bars for waits` +
+      `${lanes.length ? "; below, the refcounts, objects and shared variables the steps change" : ""}">`;
     s += `<defs><marker id="${this.uid}-arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">` +
       `<path d="M0,0L10,5L0,10Z" fill="${FC}"/></marker></defs>`;
     // Grid, lanes, cpu labels, the ticks of the steps each cpu took.
-    for (let k = 1; k <= n; k++) s += `<line x1="${X(k)}" x2="${X(k)}" y1="${top}" y2="${top + ncpu * laneH}" class="s-grid" stroke-width="0.6"/>`;
-    for (let c = 0; c <= ncpu; c++) s += `<line x1="${labelW}" x2="${X(x1lim)}" y1="${top + c * laneH}" y2="${top + c * laneH}" class="s-grid"/>`;
+    for (let k = 1; k <= n; k++) s += `<line x1="${X(k)}" x2="${X(k)}" y1="${top}" y2="${dataTop + lanes.length * dataH}" class="s-grid" stroke-width="0.6"/>`;
+    for (let c = 0; c <= ncpu; c++) s += `<line x1="${labelW}" x2="${X(x1lim)}" y1="${laneTops[c]}" y2="${laneTops[c]}" class="s-grid"/>`;
     V.cpus.forEach((cpu, c) => {
-      const yc = laneTop(c) + laneH / 2;
-      const sub = cpu.comm && cpu.comm !== "task" ? `${cpu.comm}/${cpu.pid}` : "";
+      const yc = laneTop(c) + laneHs[c] / 2;
+      const sub = subOf(cpu);
       s += `<text x="${labelW - 8}" y="${yc + (sub ? -2 : 4)}" text-anchor="end" class="t-fg" font-size="12.5" font-weight="600">${esc(cpu.name)}</text>`;
-      if (sub) s += `<text x="${labelW - 8}" y="${yc + 13}" text-anchor="end" class="t-muted" font-size="11">${esc(sub)}</text>`;
+      if (sub) s += `<text x="${labelW - 8}" y="${yc + 13}" text-anchor="end" class="t-muted" font-size="11">${esc(sub.length > 22 ? sub.slice(0, 21) + "…" : sub)}<title>${esc(sub)}</title></text>`;
     });
     for (let k = 1; k <= n; k++) {
       const [c, t, evn] = V.steps[path.steps[k - 1]];
-      const y = laneTop(c) + laneH - footH / 2 - 1;
+      const y = laneTop(c) + laneHs[c] - footH / 2 - 1;
       s += `<line class="lk-tick s-muted" x1="${X(k)}" x2="${X(k)}" y1="${y - 4}" y2="${y + 4}" stroke-width="1.4">` +
         `<title>${esc(`step ${k}: ${V.cpus[c].name} ${T[t]} (${evn})`)}</title></line>`;
     }
@@ -850,13 +1344,13 @@ class StepperView {
       let textClass = "t-fg", box = null;
       if (iv.kind === "hold") {
         const face = st.color;
-        s += `<rect class="lk-hold" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" ` +
+        s += `<rect class="lk-hold" data-iv="${esc(ivKeyText(iv, V))}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" ` +
           `fill="url(#${this.pid(iv.lock, iv.mode === 1)})" stroke="${mix(st.color, "#000000", 0.45)}" stroke-width="1"><title>${esc(tip)}</title></rect>`;
         // On a read bar (paler: half towards the page), the page's own text colour.
         if (iv.mode !== 1) { textClass = textOn(face) === "#111111" ? "t-dark" : "t-light"; box = face; } else box = "read:" + st.color;
       } else {
-        const edge = st ? st.color : "#999999";   // a sleep on no lock (wait_for_completion): muted grey
-        s += `<rect class="lk-waitbar${st ? "" : " s-muted"}" data-iv="${ivKey(iv, V)}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" fill="none" stroke="${edge}" ` +
+        const edge = st ? st.color : null;
+        s += `<rect class="lk-waitbar${edge ? "" : " s-muted"}" data-iv="${esc(ivKeyText(iv, V))}" x="${X(a)}" y="${y}" width="${(b - a) * unit}" height="${hgt}" fill="none"${edge ? ` stroke="${edge}"` : ""} ` +
           `stroke-width="1.8" stroke-dasharray="${iv.kind === "wait" ? "6 4" : "2 3"}"><title>${esc(tip)}</title></rect>`;
       }
       bars.push({ iv, a, b, y, hgt, textClass, box });
@@ -864,16 +1358,30 @@ class StepperView {
       if (!occupied.has(key)) occupied.set(key, []);
       occupied.get(key).push([a, b]);
     }
+    // The release a last put runs, in the putter's lane: a bracket over its steps.
+    for (const r of rels) {
+      const a = r.start, b = r.end === null ? END : r.end;
+      const y = rowY(r.cpu, r.level), hgt = rowH - 4;
+      const label = `release: ${r.release}()`;
+      const tip = `${V.cpus[r.cpu].name} dropped the last reference on ${r.ref} at step ${r.start} and runs ${r.release}() in its own context` +
+        (r.end === null ? " (still running)" : `, until step ${r.end}`);
+      s += `<path class="lk-release s-fg" data-rel="${esc(r.release)}" d="M${X(a)},${y + hgt}V${y + 2}H${X(b)}V${y + hgt}" fill="none" stroke-width="2"><title>${esc(tip)}</title></path>`;
+      bars.push({ iv: { cpu: r.cpu, level: r.level, end: r.end, label }, a, b, y, hgt, textClass: "t-fg", box: null, release: true });
+      const key = r.cpu + ":" + r.level;
+      if (!occupied.has(key)) occupied.set(key, []);
+      occupied.get(key).push([a, b]);
+    }
     // Names inside the bar on a patch of its fill, else beside it where the row is free.
-    for (const { iv, a, b, y, hgt, textClass, box } of bars) {
+    for (const { iv, a, b, y, hgt, textClass, box, release } of bars) {
       const wpx = iv.label.length * 6.2 + 8, w = wpx / unit, yc = y + hgt / 2 + 4;
       if (w <= b - a) {
         const xm = (X(a) + X(b)) / 2;
         const bx = `x="${xm - wpx / 2 + 2}" y="${y + 3}" width="${wpx - 4}" height="${hgt - 6}"`;
-        if (box === null) s += `<rect ${bx} class="f-bg"/>`;
+        if (release) s += "";
+        else if (box === null) s += `<rect ${bx} class="f-bg"/>`;
         else if (box.startsWith("read:")) s += `<rect ${bx} class="f-bg"/><rect ${bx} fill="${box.slice(5)}" fill-opacity="0.5"/>`;
         else s += `<rect ${bx} fill="${box}"/>`;
-        s += `<text class="lk-barlabel ${textClass}" x="${xm}" y="${yc - 0.5}" text-anchor="middle">${esc(iv.label)}</text>`;
+        s += `<text class="lk-barlabel ${textClass}" x="${xm}" y="${yc - 0.5 + (release ? 2 : 0)}" text-anchor="middle">${esc(iv.label)}</text>`;
         continue;
       }
       const row = occupied.get(iv.cpu + ":" + iv.level);
@@ -885,48 +1393,104 @@ class StepperView {
       s += `<text class="lk-barlabel t-fg" x="${X(isRight ? pick[0] : pick[1])}" y="${yc - 0.5}" text-anchor="${isRight ? "start" : "end"}">${esc(iv.label)}</text>`;
       row.push(pick);
     }
-    // Events: marker and word in the strip at the top of the lane.
+    // Events in the strip at the top of each lane: findings (word and marker in
+    // the finding colour) and data events (marker; their words are in the data lanes).
+    const stripWords = V.cpus.map(() => []);
+    for (const e of devs) {
+      const es = evStyle[e.ev] || { marker: "o" };
+      const x = X(e.k), y = laneTop(e.cpu) + stripH / 2 + 1;
+      const last = e.ev === "release_call";
+      s += `<path class="lk-event lk-dataevent s-fg" data-kind="${e.ev}" d="${markerPath(es.marker, x, y, 5)}" ` +
+        `fill="${FILLED[es.marker] || last ? "currentColor" : "none"}" stroke-width="1.6"><title>${esc(e.title)}</title></path>`;
+      if (last) stripWords[e.cpu].push([x + 8, "start", "last put", "t-fg", 700]);
+    }
     for (let k = 1; k <= n; k++) {
-      const [c, , evn] = V.steps[path.steps[k - 1]];
-      const marks = [];
-      if (evn === "free") marks.push(["free", evStyle.free.label, "currentColor"]);
-      for (const f of path.shown[k - 1]) {
+      const [c] = V.steps[path.steps[k - 1]];
+      path.shown[k - 1].forEach((f, j) => {
         const kind = V.findings[f].kind;
-        marks.push([kind, (evStyle[kind] || { label: kind }).label, FC, V.findings[f].message]);
-      }
-      marks.forEach(([kind, word, color, msg], j) => {
-        const es = evStyle[kind] || { marker: "*" };
-        const x = X(k), y = laneTop(c) + stripH / 2 + 1 + j * 0;
-        const filled = FILLED[es.marker];
-        s += `<path class="lk-event" data-kind="${esc(kind)}" d="${markerPath(es.marker, x, y, 5.5)}" fill="${filled ? color : "none"}" stroke="${color}" stroke-width="1.8">` +
-          `<title>${esc(`step ${k}: ${word}${msg ? ": " + msg : ""}`)}</title></path>`;
-        const last = k === n;
-        s += `<text x="${last ? x - 10 : x + 10}" y="${y + 4}" text-anchor="${last ? "end" : "start"}" fill="${color}" font-size="11.5" ` +
-          `font-weight="${kind === "free" ? 400 : 700}" class="lk-eventlabel">${esc(word)}</text>`;
+        const es = evStyle[kind] || { marker: "*", label: kind };
+        const x = X(k), y = laneTop(c) + stripH / 2 + 1;
+        s += `<path class="lk-event" data-kind="${esc(kind)}" d="${markerPath(es.marker, x, y, 5.5)}" fill="${FILLED[es.marker] ? FC : "none"}" stroke="${FC}" stroke-width="1.8">` +
+          `<title>${esc(`step ${k}: ${es.label}: ${V.findings[f].message}`)}</title></path>`;
+        const lastK = k === n;
+        stripWords[c].push([lastK ? x - 10 : x + 10, lastK ? "end" : "start", es.label, "t-finding", 700, j]);
       });
     }
-    // The deadlock: dashed arrows from each waiter's wait bar to the bar of the lock it waits for.
+    stripWords.forEach((words, c) => {
+      const y = laneTop(c) + stripH / 2 + 5;
+      for (const [x, anchor, word, cls, weight] of words) {
+        s += `<text x="${x}" y="${y}" text-anchor="${anchor}" class="lk-eventlabel ${cls}" font-size="11.5" font-weight="${weight}">${esc(word)}</text>`;
+      }
+    });
+    // The data lanes: a refcount's count, an object's life (a bar that ends at
+    // its free, hatched after it), a shared variable's value; marks where a cpu changed it.
+    lanes.forEach((lane, i) => {
+      const y0 = dataTop + i * dataH, yc = y0 + dataH / 2;
+      const what = lane.kind === "ref" ? "refcount" : lane.kind === "obj" ? "object" : "variable";
+      const nm = lane.name.length > 22 ? lane.name.slice(0, 21) + "…" : lane.name;
+      s += `<text x="${labelW - 8}" y="${yc + 4}" text-anchor="end" class="t-fg lk-lanelabel" font-size="11.5">${esc(nm)}<title>${esc(`${what} ${lane.name}`)}</title></text>`;
+      s += `<line x1="${labelW}" x2="${X(x1lim)}" y1="${y0 + dataH}" y2="${y0 + dataH}" class="s-grid"/>`;
+      for (const seg of lane.segs) {
+        const a = seg.from === 0 ? x0lim : seg.from, b = seg.to > n ? END : seg.to;
+        const xa = X(a), xb = X(b), wseg = xb - xa;
+        let word = "", cls = "lk-seg";
+        if (lane.kind === "ref") {
+          word = String(seg.value);
+          cls += seg.value <= 0 ? " lk-seg-zero" : "";
+          s += `<rect class="${cls} s-muted" x="${xa + 1}" y="${y0 + 3}" width="${Math.max(0, wseg - 2)}" height="${dataH - 6}" rx="3" fill="none" stroke-width="1"${seg.value <= 0 ? ` stroke-dasharray="3 2"` : ""}/>`;
+        } else if (lane.kind === "obj") {
+          if (seg.value === "alive") {
+            word = "alive";
+            s += `<rect class="lk-seg lk-alive" x="${xa}" y="${y0 + 4}" width="${Math.max(0, wseg)}" height="${dataH - 8}" rx="2"/>`;
+          } else if (seg.value === "freed") {
+            word = "freed";
+            s += `<rect class="lk-seg lk-freed" x="${xa}" y="${y0 + 4}" width="${Math.max(0, wseg)}" height="${dataH - 8}" fill="url(#${this.uid}-freed)" stroke="${FC}" stroke-width="1" stroke-dasharray="3 2"/>`;
+          }
+        } else {
+          word = valueText(seg.value);
+          s += `<rect class="lk-seg s-muted" x="${xa + 1}" y="${y0 + 3}" width="${Math.max(0, wseg - 2)}" height="${dataH - 6}" rx="3" fill="none" stroke-width="0.8"/>`;
+        }
+        const wordW = word.length * 6.2 + 6;
+        if (word && wordW <= wseg) {
+          s += `<text x="${(xa + xb) / 2}" y="${yc + 4}" text-anchor="middle" font-size="11" class="${lane.kind === "obj" ? (seg.value === "freed" ? "t-finding" : "t-alive") : "t-fg"}" font-weight="${lane.kind === "ref" ? 700 : 400}">${esc(word)}<title>${esc(`${lane.name}: ${word}`)}</title></text>`;
+        }
+      }
+      for (const m of lane.marks) {
+        const es = evStyle[m.ev] || { marker: "o" };
+        const x = X(m.k);
+        // A use while the object is freed (in the state before the step): the finding's star.
+        const bad = lane.kind === "obj" && m.ev === "use" && lane.segs.some((g) => g.value === "freed" && g.from <= m.k - 1 && m.k - 1 < g.to);
+        const cls = bad ? "" : "s-fg";
+        const col = bad ? FC : "currentColor";
+        s += `<path class="lk-datamark ${cls}" data-kind="${m.ev}" d="${markerPath(bad ? "*" : es.marker, x, yc, bad ? 6 : 4.5)}" ` +
+          `fill="${FILLED[es.marker] || bad || m.ev === "release_call" ? col : "none"}" stroke="${col}" stroke-width="1.5">` +
+          `<title>${esc(`step ${m.k}: ${V.cpus[m.cpu].name} ${eventWords(m.ev, m.ev === "assign" ? { var: lane.name, value: m.value } : { ref: lane.name, object: lane.name, count: m.count, ok: m.ok, release: m.release })}`)}</title></path>`;
+      }
+    });
+    // The deadlock: dashed arrows from each waiter's wait bar to the bar of the lock
+    // it waits for, each in a column of its own to the right (not piled on one spot).
     const barEnd = new Map();
-    for (const { iv, b, y, hgt } of bars) barEnd.set(`${iv.cpu}:${iv.lock}:${iv.kind}`, [X(b), y + hgt / 2]);
+    for (const { iv, b, y, hgt } of bars) if (iv.kind) barEnd.set(`${iv.cpu}:${iv.lock}:${iv.kind}`, [X(b), y + hgt / 2]);
     for (const cyc of cycles) {
-      for (const [w, l, hcpu] of cyc) {
+      cyc.forEach(([w, l, hcpu], j) => {
         const lock = V.locks[l].name;
         const A = barEnd.get(`${w}:${lock}:wait`);
         const B = barEnd.get(`${hcpu}:${lock}:hold`) || barEnd.get(`${hcpu}:${lock}:wait`);
-        if (!A || !B) continue;
+        if (!A || !B) return;
         const dy = B[1] - A[1];
-        const bulge = (0.5 / Math.pow(Math.max(1, Math.abs(dy) / laneH), 0.6)) * Math.abs(dy) + 10;
-        const cx = Math.max(A[0], B[0]) + bulge, cy = (A[1] + B[1]) / 2;
-        s += `<path class="lk-cycle-arrow" d="M${A[0] + 1},${A[1]}Q${cx},${cy} ${B[0] + 2},${B[1]}" fill="none" stroke="${FC}" stroke-width="2" ` +
+        const col = X(END) + (0.45 + 0.9 * j) * unit;
+        const cx = Math.max(A[0], B[0]) + (col - Math.max(A[0], B[0])) * 2, cy = (A[1] + B[1]) / 2;
+        s += `<path class="lk-cycle-arrow" d="M${A[0] + 1},${A[1]}Q${cx},${cy} ${B[0] + 2},${B[1] + (dy > 0 ? -3 : 3)}" fill="none" stroke="${FC}" stroke-width="2" ` +
           `stroke-dasharray="6 4" marker-end="url(#${this.uid}-arrow)"><title>${esc(`${V.cpus[w].name} waits for ${lock} held by ${V.cpus[hcpu].name}`)}</title></path>`;
-      }
+      });
     }
     // Steps not shown yet (after the cursor) are dimmed; the cursor itself (placed by moveCursor).
-    s += `<rect class="lk-future f-bg" x="0" y="${top}" width="0" height="${ncpu * laneH}" fill-opacity="0.55"/>`;
-    s += `<line class="lk-cursor s-fg" x1="0" x2="0" y1="${top - 4}" y2="${top + ncpu * laneH}" stroke-width="2"/>`;
+    const bottom = dataTop + lanes.length * dataH;
+    s += `<rect class="lk-future f-bg" x="0" y="${top}" width="0" height="${bottom - top}" fill-opacity="0.55"/>`;
+    s += `<line class="lk-cursor s-fg" x1="0" x2="0" y1="${top - 4}" y2="${bottom}" stroke-width="2"/>`;
     s += `<text class="lk-cursor-label t-fg" x="0" y="${top - 7}" font-size="11.5" font-weight="700"></text>`;
     // The step axis.
-    const ay = top + ncpu * laneH + 14;
+    const ay = bottom + 14;
     const every = unit >= 24 ? 1 : unit >= 16 ? 2 : 5;
     for (let k = 1; k <= n; k++) if (k % every === 0 || k === 1) s += `<text x="${X(k)}" y="${ay}" text-anchor="middle" class="t-fg" font-size="11">${k}</text>`;
     s += `<text x="${(X(x0lim) + X(x1lim)) / 2}" y="${ay + 16}" text-anchor="middle" class="t-fg" font-size="11.5">step</text>`;
@@ -935,8 +1499,9 @@ class StepperView {
     const svg = this.timeline.firstChild;
     svg.addEventListener("click", (e) => {
       const r = svg.getBoundingClientRect();
-      const k = Math.round((e.clientX - r.left) / unit - labelW / unit + x0lim);
-      if (k >= 0 && k <= n && e.clientX - r.left > labelW - 4) this.go(k);
+      const u = (e.clientX - r.left) / scale;
+      const k = Math.round((u - labelW) / unit + x0lim);
+      if (k >= 0 && k <= n && u > labelW - 4) this.go(k);
     });
     this.tlCursor = {
       X, n, right: X(x1lim), width,
@@ -944,7 +1509,7 @@ class StepperView {
       label: svg.querySelector(".lk-cursor-label"),
     };
     this.moveCursor(pos);
-    this.drawLegend(ivs, path, n, cycles.length > 0);
+    this.drawLegend(ivs, path, n, cycles.length > 0, devs, lanes, rels);
   }
 
   moveCursor(pos) {
@@ -962,9 +1527,11 @@ class StepperView {
     this.tlCursorX = xc;
   }
 
-  drawLegend(ivs, path, n, hasCycle) {
-    const V = this.V, FC = this.data.finding_color, evStyle = this.data.event_style;
-    const key = [this.V.id, ...new Set(ivs.map((iv) => iv.kind + iv.lock + iv.mode)), hasCycle].join("|") + "|" +
+  drawLegend(ivs, path, n, hasCycle, devs, lanes, rels) {
+    const V = this.V, FC = this.data.finding_color;
+    const evStyle = Object.assign({}, DATA_EVENT_STYLE, this.data.event_style);
+    const key = [this.V.id, ...new Set(ivs.map((iv) => iv.kind + iv.lock + iv.mode)), hasCycle, ...new Set(devs.map((e) => e.ev)),
+      ...lanes.map((l) => l.kind), rels.length].join("|") + "|" +
       path.shown.slice(0, n).flat().map((f) => V.findings[f].kind).join(",");
     if (key === this.legendKey) return;
     this.legendKey = key;
@@ -987,6 +1554,20 @@ class StepperView {
     }
     if (ivs.some((iv) => iv.kind === "wait") || !ivs.length) item(`<rect x="1" y="2" width="24" height="10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="5 3"/>`, "waiting for a lock");
     if (ivs.some((iv) => iv.kind === "sleep")) item(`<rect x="1" y="2" width="24" height="10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="2 3"/>`, "sleeping");
+    const evs = new Set(devs.map((e) => e.ev));
+    if (evs.has("get") || evs.has("put")) {
+      item(`<path d="${markerPath("^", 7, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.5"/><path d="${markerPath("v", 19, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.5"/>`, "get / put a reference (count in its lane)");
+    }
+    if (evs.has("release_call")) item(`<path d="${markerPath("v", 13, 7, 5)}" fill="currentColor" stroke="currentColor"/>`, "last put: runs the release");
+    if (rels.length) item(`<path d="M2,12V3H24V12" fill="none" stroke="currentColor" stroke-width="2"/>`, "the release, in the putter's context");
+    if (evs.has("alloc")) item(`<path d="${markerPath("o", 13, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.5"/>`, "alloc");
+    if (lanes.some((l) => l.kind === "obj")) {
+      item(`<rect x="1" y="3" width="24" height="8" rx="2" class="lk-alive"/>`, "object alive");
+      item(`<rect x="1" y="3" width="24" height="8" fill="url(#${this.uid}-freed)" stroke="${FC}" stroke-dasharray="3 2"/>`, "freed");
+    }
+    if (evs.has("free")) item(`<path d="${markerPath("x", 13, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.6"/>`, "kfree");
+    if (evs.has("use")) item(`<path d="${markerPath(".", 13, 7, 5)}" fill="currentColor"/>`, "use");
+    if (evs.has("assign")) item(`<path d="${markerPath("D", 13, 7, 5)}" fill="none" stroke="currentColor" stroke-width="1.5"/>`, "write of a variable the code tests");
     const kinds = [...new Set(path.shown.slice(0, n).flat().map((f) => V.findings[f].kind))];
     for (const kind of kinds) {
       const es = evStyle[kind] || { marker: "*", label: kind };
@@ -995,70 +1576,6 @@ class StepperView {
     if (hasCycle) item(`<path d="M1,7H22" stroke="${FC}" stroke-width="2" stroke-dasharray="5 3"/><path d="M19,3L25,7L19,11Z" fill="${FC}"/>`, "waits for (deadlock cycle)");
     item(`<path d="M13,0V14" stroke="currentColor" stroke-width="2"/>`, "current step");
   }
-}
-
-// Colours, as labkit/render/timeline.py and graphs.py compute them.
-function hex2rgb(c) { return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)); }
-function mix(color, other, t) {
-  const a = hex2rgb(color), b = hex2rgb(other);
-  return "#" + a.map((x, i) => Math.round(x + (b[i] - x) * t).toString(16).padStart(2, "0").toUpperCase()).join("");
-}
-function luminance(color) {
-  const lin = hex2rgb(color).map((v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); });
-  return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2];
-}
-function textOn(color) {
-  const lum = luminance(color);
-  return (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) ? "#111111" : "#FFFFFF";
-}
-
-// "kind:cpu:lock:start:end:level", as labkit.render.timeline.Interval (end "" when open).
-function ivKey(iv, V) {
-  return esc(`${iv.kind}:${V.cpus[iv.cpu].name}:${iv.lock === null ? "" : iv.lock}:${iv.start}:${iv.end === null ? "" : iv.end}:${iv.level}`);
-}
-
-// Holds, waits and sleeps of the steps taken: labkit.render.timeline.lock_intervals().
-function lockIntervals(V, stepIds, n) {
-  const out = [];
-  const open = V.cpus.map(() => []);
-  const used = V.cpus.map(() => new Set());
-  const start = (c, kind, lock, mode, k, level) => {
-    if (level === null || level === undefined) { level = 0; while (used[c].has(level)) level++; }
-    used[c].add(level);
-    const iv = { cpu: c, kind, lock, mode, start: k, end: null, level };
-    out.push(iv);
-    open[c].push(iv);
-    return iv;
-  };
-  const close = (iv, k, freeRow = true) => {
-    iv.end = k;
-    open[iv.cpu].splice(open[iv.cpu].indexOf(iv), 1);
-    if (freeRow) used[iv.cpu].delete(iv.level);
-  };
-  for (let k = 1; k <= n; k++) {
-    const [c, , ev, d] = V.steps[stepIds[k - 1]];
-    if (ev === "block") start(c, "wait", d.lock, d.mode, k);
-    else if (ev === "sleep") start(c, "sleep", null, 0, k).cond = d.cond || "";
-    else if (ev === "wake") {
-      const iv = open[c].find((x) => x.kind === "sleep");
-      if (iv) close(iv, k);
-    } else if (ev === "acquire" || (ev === "trylock" && d.ok)) {
-      let level = null;
-      const iv = open[c].find((x) => x.kind === "wait" && x.lock === d.lock);
-      if (iv) { level = iv.level; close(iv, k, false); }
-      start(c, "hold", d.lock, d.mode, k, level);
-    } else if (ev === "release") {
-      for (let i = open[c].length - 1; i >= 0; i--) {
-        const x = open[c][i];
-        if (x.kind === "hold" && x.lock === d.lock && x.mode === d.mode) { close(x, k); break; }
-      }
-    }
-  }
-  for (const iv of out) {
-    const r = iv.mode === 1 ? " (read)" : "";
-    iv.label = iv.kind === "hold" ? iv.lock + r : iv.kind === "wait" ? "waits for " + iv.lock + r : "sleeps: " + iv.cond;
-  }
-  return out;
 }
 
 function render({ model, el }) {

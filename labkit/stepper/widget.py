@@ -1,10 +1,15 @@
 """The stepper as a notebook widget (anywidget): ``stepper("mm_iommu")``.
 
-The whole case is sent to the browser once (``data``); stepping happens
-there, with no round trip to the kernel, so it stays fast and keeps working
-in Voila or after the kernel is gone. ``variant``, ``schedule`` and
+The case is sent to the browser once (``data``); stepping happens there,
+with no round trip to the kernel, so it stays fast and keeps working in
+Voila or after the kernel is gone. ``variant``, ``schedule`` and
 ``position`` are synced both ways: a notebook can read what the learner did
 (self-check exercises) and move the view by setting them.
+
+A variant too large to ship whole (more than ``max_states`` states, e.g.
+philosophers ``n6``) costs seconds to explore: it is built at once only when
+it is the one shown first; the others of that size are built when the
+learner opens them (the page asks the kernel, and says it is waiting).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import traitlets
 
 from ..cases import get_case
 from ..trace import Trace, replay
-from .export import DEFAULT_MAX_STATES, case_json
+from .export import DEFAULT_MAX_STATES, case_json, variant_json
 
 __all__ = ["Stepper", "stepper"]
 
@@ -27,8 +32,13 @@ CSS = (_HERE / "stepper.css").read_text(encoding="utf-8")
 
 
 @lru_cache(maxsize=16)
-def _cached_json(case_id: str, max_states: int) -> dict:
-    return case_json(case_id, max_states=max_states)
+def _cached_json(case_id: str, first: str, max_states: int) -> dict:
+    return case_json(case_id, max_states=max_states, lazy=first)
+
+
+@lru_cache(maxsize=16)
+def _cached_variant(case_id: str, vid: str, max_states: int) -> dict:
+    return variant_json(case_id, vid, max_states=max_states)
 
 
 class Stepper(anywidget.AnyWidget):
@@ -44,6 +54,22 @@ class Stepper(anywidget.AnyWidget):
     variant = traitlets.Unicode("").tag(sync=True)
     schedule = traitlets.Unicode("").tag(sync=True)
     position = traitlets.Int(0).tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.on_msg(self._on_msg)
+
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        """The page opened a variant it has no data for: build it and send it."""
+        if not isinstance(content, dict) or content.get("type") != "want":
+            return
+        vid = str(content.get("variant", ""))
+        try:
+            out = _cached_variant(self.case_id, vid, int(self.data.get("max_states", DEFAULT_MAX_STATES)))
+        except Exception as e:      # noqa: BLE001 - the page shows the message; nothing may kill the comm
+            self.send({"type": "variant_error", "id": vid, "message": str(e).splitlines()[0] if str(e) else type(e).__name__})
+            return
+        self.send({"type": "variant", "id": vid, "texts": out["texts"], "variant": out["variant"]})
 
     @property
     def case_id(self) -> str:
@@ -82,5 +108,5 @@ def stepper(case_id: str, variant: str = "before", schedule: str = "",
         variant = case.variant_ids[0]
     case.variant(variant)      # unknown variant: an error listing the known ones
     steps = replay(case.program(variant), schedule).schedule if schedule else ""
-    return Stepper(data=_cached_json(case_id, max_states), variant=variant, schedule=steps,
+    return Stepper(data=_cached_json(case_id, variant, max_states), variant=variant, schedule=steps,
                    position=len(steps.split()))
