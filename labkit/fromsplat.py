@@ -79,9 +79,14 @@ from . import model as _model
 from .errors import LabError
 from .splat import Splat, parse, read_report
 
-__all__ = ["FromSplatError", "Unsupported", "Scenario", "from_splat", "LOCKDEP_FRAMES", "VARIANT"]
+__all__ = ["FromSplatError", "Unsupported", "Scenario", "from_splat", "LOCKDEP_FRAMES", "VARIANT",
+           "STEPPER_MAX_STATES"]
 
 VARIANT = "report"
+# A scenario has one variant, so its stepper can ship more states than a case's
+# (a cycle of five classes has about 7,000: about half a megabyte of JSON);
+# beyond this it ships the serial runs and the deadlock's schedule only.
+STEPPER_MAX_STATES = 20_000
 
 
 class FromSplatError(LabError, ValueError):
@@ -842,12 +847,12 @@ class Scenario:
     def export(self, path, schedule: str = "") -> Path:
         """One self-contained HTML stepper for the model (works from ``file://``)."""
         from .stepper.standalone import export_html
-        return export_html(self.case, VARIANT, path, schedule=schedule)
+        return export_html(self.case, VARIANT, path, schedule=schedule, max_states=STEPPER_MAX_STATES)
 
     def stepper_json(self) -> dict:
         """What the browser stepper reads (:func:`labkit.stepper.export.case_json`)."""
         from .stepper.export import case_json
-        return case_json(self.case)
+        return case_json(self.case, max_states=STEPPER_MAX_STATES)
 
     def stepper(self, schedule: str = ""):
         """The stepper widget on this model: you are the scheduler (``schedule``: where it opens)."""
