@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main(argv: list[str]) -> int:
-    paths = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    paths = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb") if not p.name.startswith("_"))
     if argv:
         paths = [p for p in paths if any(a in p.name for a in argv)]
     if not paths:
