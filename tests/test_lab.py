@@ -12,14 +12,29 @@ def views():
 
 
 def test_every_picture_has_a_text_rendering(dot_path):
+    import xml.etree.ElementTree as ET
     for view in views():
         bundle = view._repr_mimebundle_()
         assert bundle["text/plain"].strip()
-        assert ("image/png" in bundle) != ("image/svg+xml" in bundle)
-    assert "image/svg+xml" in lab.lock_order("mm_iommu")._repr_mimebundle_()
+        # One picture per view: inline SVG (it takes the page's colours; an image/svg+xml
+        # would sit in an <img>, out of the theme's reach).
+        assert sum(k in bundle for k in ("image/png", "image/svg+xml", "text/html")) == 1
+        assert "<svg" in bundle["text/html"]
+        root = ET.fromstring(view.svg)
+        ns = "{http://www.w3.org/2000/svg}"
+        desc = root.find(ns + "desc")
+        assert root.get("role") == "img" and root.find(ns + "title").text.strip()
+        assert desc is not None and desc.text.strip() == view.text.strip()
+
+
+def test_pictures_follow_the_page_theme_by_default():
+    view = lab.timeline("abba")
+    assert 'fill="currentColor"' in view.html and "#222222" not in view.html
+    assert 'currentColor' in lab.lock_order("abba").html
 
 
 def test_graphs_still_draw_without_graphviz(monkeypatch):
+    """No dot (JupyterLite): the same SVG view, laid out in pure Python, without a warning."""
     import warnings
 
     import labkit.render.graphs as graphs
@@ -28,9 +43,41 @@ def test_graphs_still_draw_without_graphviz(monkeypatch):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for view in views():
-            assert view._repr_mimebundle_()["image/png"].startswith(b"\x89PNG")
-    notices = [w for w in caught if issubclass(w.category, graphs.GraphvizMissingWarning)]
-    assert len(notices) == 1
+            assert "<svg" in view._repr_mimebundle_()["text/html"]
+        graph = lab.lock_order("mm_iommu")
+        assert 'data-gid="edge:mem_list_mutex-&gt;&amp;mm-&gt;mmap_sem"' in graph.svg and "(cycle)" in graph.svg
+        assert 'data-gid="edge:CPU0-&gt;CPU1"' in lab.wait_for("mm_iommu").svg
+    assert not [w for w in caught if issubclass(w.category, graphs.GraphvizMissingWarning)]
+
+
+def test_every_view_works_without_matplotlib_numpy_or_dot(repo_root, tmp_path):
+    """As in JupyterLite: importing matplotlib or numpy fails and there is no dot."""
+    import subprocess
+    import sys
+    code = f"""
+import sys
+sys.modules["matplotlib"] = None
+sys.modules["numpy"] = None
+from labkit import lab
+for case in ("mm_iommu", "iommufd_access", "kvm_vfio", "s390_release", "hmm_release", "abba"):
+    for view in (lab.timeline(case), lab.before_after(case), lab.lock_order(case), lab.wait_for(case)):
+        b = view._repr_mimebundle_()
+        assert "<svg" in b["text/html"] and b["text/plain"], case
+    lab.cases(); lab.story(case); lab.code(case); lab.explore(case); lab.bug(case); lab.replay(case)
+    lab.lockdep(case); lab.rarity(case); lab.solution(case, 1) if case != "abba" else None
+lab.compare("mm_iommu", "before", {str(repo_root / "data/splats/mm_iommu.txt")!r})
+lab.check("mm_iommu", 1, "")
+lab.stepper("abba", "before")
+lab.set_theme("dark")
+assert "#1A1A1A" in lab.timeline("abba").html
+assert "matplotlib" not in {{m.split(".")[0] for m in sys.modules if sys.modules[m] is not None}}
+assert "numpy" not in {{m.split(".")[0] for m in sys.modules if sys.modules[m] is not None}}
+print("ok")
+"""
+    env = {"PATH": str(tmp_path), "HOME": str(tmp_path), "PYTHONPATH": str(repo_root)}
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=repo_root,
+                       timeout=600)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-3000:]
 
 
 def test_timeline_defaults_to_the_shortest_bug():
@@ -69,11 +116,17 @@ def test_replay_keeps_its_trace():
 def test_theme_is_checked():
     with pytest.raises(LabError, match="theme must be 'light' or 'dark'"):
         lab.set_theme("sepia")
+    before = lab._THEME["name"]
     lab.set_theme("dark")
     try:
-        assert lab.timeline("abba").png.startswith(b"\x89PNG")
-    finally:
+        view = lab.timeline("abba")
+        assert view.png.startswith(b"\x89PNG")
+        assert 'fill="#1A1A1A"' in view.svg and "currentColor" not in view.svg
+        assert "#1A1A1A" in lab.lock_order("abba").svg
         lab.set_theme("light")
+        assert "currentColor" not in lab.timeline("abba").svg
+    finally:
+        lab.set_theme(before)
 
 
 def test_a_bad_timeline_schedule_is_the_replay_error():
