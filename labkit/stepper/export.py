@@ -341,16 +341,11 @@ def entries(prog: Program) -> list[list[str]]:
 
 
 def branch_vars(prog: Program) -> list[str]:
-    """The shared variables the model reads (conditions, WARN_ONs, waits,
-    computed values): the ones whose writes can carry a bug."""
-    out: dict[str, None] = {}
-    for f in prog.functions:
-        for op in f.ops:
-            for a in op.args:
-                if hasattr(a, "names"):
-                    for n in sorted(a.names("var")):
-                        out.setdefault(n, None)
-    return [n for n, _ in prog.vars if n in out]
+    """The shared variables the model branches on (:func:`labkit.render.events.branch_vars`),
+    in declaration order: the ones whose writes can carry a bug."""
+    from ..render.events import branch_vars as _read
+    read = _read(prog)
+    return [n for n, _ in prog.vars if n in read]
 
 
 def _fn_diff(old: list[str], new: list[str]) -> tuple[list[int], list[list]]:

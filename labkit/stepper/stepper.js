@@ -60,11 +60,21 @@ export function markerPath(m, x, y, r) {
     }
     case "s": return `M${x - r},${y - r}H${x + r}V${y + r}H${x - r}Z`;
     case "D": return `M${x},${y - r}L${x + r},${y}L${x},${y + r}L${x - r},${y}Z`;
+    case "P": { const a = r * 0.35; return `M${x - a},${y - r}H${x + a}V${y - a}H${x + r}V${y + a}H${x + a}V${y + r}H${x - a}V${y + a}H${x - r}V${y - a}H${x - a}Z`; }
     case ".": { const q = r * 0.5; return `M${x - q},${y}a${q},${q} 0 1,0 ${2 * q},0a${q},${q} 0 1,0 ${-2 * q},0`; }
     default: return `M${x - r},${y}a${r},${r} 0 1,0 ${2 * r},0a${r},${r} 0 1,0 ${-2 * r},0`;
   }
 }
-export const FILLED = { "X": 1, "^": 0, "*": 1, "s": 1, "D": 0, "o": 0, "v": 0, ".": 1 };
+export const FILLED = { "X": 1, "^": 0, "*": 1, "s": 1, "D": 0, "o": 0, "v": 0, ".": 1, "P": 1 };
+
+// The style of a data event: labkit.render.style.EVENT_STYLE where it has one
+// (its "last_put" is the engine's "release_call"), else DATA_EVENT_STYLE.
+export function dataEventStyle(eventStyle, ev) {
+  const own = DATA_EVENT_STYLE[ev] || { marker: "o", label: ev };
+  const py = eventStyle && eventStyle[ev === "release_call" ? "last_put" : ev];
+  if (!py) return { marker: own.marker, label: own.label, filled: !!FILLED[own.marker] || ev === "release_call" };
+  return { marker: py.marker, label: py.label || own.label, filled: py.hollow ? false : ev !== "get" && ev !== "put" };
+}
 
 export function modeWord(m) { return m === "r" || m === 1 ? "read" : "write"; }
 
@@ -336,9 +346,14 @@ export function threadsDiffer(from, to) {
 
 // Colours, as labkit/render/timeline.py and graphs.py compute them.
 export function hex2rgb(c) { return [1, 3, 5].map((i) => parseInt(c.slice(i, i + 2), 16)); }
+// Python's round(): halves go to the even neighbour (so mix() matches labkit.render.svg.mix).
+export function roundEven(v) {
+  const r = Math.round(v);
+  return Math.abs(v % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
 export function mix(color, other, t) {
   const a = hex2rgb(color), b = hex2rgb(other);
-  return "#" + a.map((x, i) => Math.round(x + (b[i] - x) * t).toString(16).padStart(2, "0").toUpperCase()).join("");
+  return "#" + a.map((x, i) => roundEven(x + (b[i] - x) * t).toString(16).padStart(2, "0").toUpperCase()).join("");
 }
 export function luminance(color) {
   const lin = hex2rgb(color).map((v) => { const c = v / 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); });
@@ -854,18 +869,19 @@ class StepperView {
     const rel = fromId && this.data.relations && this.data.relations[this.V.id] && this.data.relations[this.V.id][fromId];
     if (!rel) { this.diffNote.hidden = true; this.diffNote.textContent = ""; return; }
     const V = this.V;
-    let nChanged = 0, nRemoved = 0;
+    // Counted once per line of code, though two cpus may show the same function.
+    const changedSet = new Set(), removedSet = new Set();
     const byName = new Map(V.functions.map((f, i) => [f.name, i]));
     for (const P of this.panels) {
       for (const [fname, pcs] of Object.entries(rel.changed || {})) {
         const rows = P.lines[byName.get(fname)];
         if (!rows) continue;
-        for (const pc of pcs) if (rows[pc]) { rows[pc].classList.add("lk-changed"); this.diffMarked.push(rows[pc]); nChanged++; }
+        for (const pc of pcs) if (rows[pc]) { rows[pc].classList.add("lk-changed"); this.diffMarked.push(rows[pc]); changedSet.add(fname + ":" + pc); }
       }
       for (const fname of rel.new || []) {
         const rows = P.lines[byName.get(fname)];
         if (!rows) continue;
-        for (const r of rows) { r.classList.add("lk-changed"); this.diffMarked.push(r); nChanged++; }
+        rows.forEach((r, pc) => { r.classList.add("lk-changed"); this.diffMarked.push(r); changedSet.add(fname + ":" + pc); });
       }
       for (const [fname, spots] of Object.entries(rel.removed || {})) {
         const f = byName.get(fname);
@@ -877,10 +893,11 @@ class StepperView {
           row.setAttribute("data-removed", `− removed here in '${this.V.id}': ${texts.join(" ")}`);
           if (!row.title) row.title = row.getAttribute("data-removed");
           this.diffMarked.push(row);
-          nRemoved += texts.length;
+          texts.forEach((t, i) => removedSet.add(`${fname}:${at}:${i}`));
         }
       }
     }
+    const nChanged = changedSet.size, nRemoved = removedSet.size;
     if (!nChanged && !nRemoved) {
       this.diffNote.textContent = `The code of '${V.id}' is the same as '${fromId}' in the functions shown.`;
     } else {
@@ -1132,6 +1149,8 @@ class StepperView {
     if (isNoOp(ev, kind)) {
       this.lastStep.classList.add("lk-noopstep");
       this.lastStep.append(h("span", { class: "lk-noopword", text: " ∅ no lock, refcount, object or shared variable changed: the line is there so the code reads whole" }));
+    } else if (isCommentOnly(T[t])) {
+      this.lastStep.append(h("span", { class: "lk-noopword", text: " (the line is only a comment: this step is the model's bookkeeping)" }));
     }
   }
 
@@ -1397,11 +1416,11 @@ class StepperView {
     // the finding colour) and data events (marker; their words are in the data lanes).
     const stripWords = V.cpus.map(() => []);
     for (const e of devs) {
-      const es = evStyle[e.ev] || { marker: "o" };
+      const es = dataEventStyle(this.data.event_style, e.ev);
       const x = X(e.k), y = laneTop(e.cpu) + stripH / 2 + 1;
       const last = e.ev === "release_call";
       s += `<path class="lk-event lk-dataevent s-fg" data-kind="${e.ev}" d="${markerPath(es.marker, x, y, 5)}" ` +
-        `fill="${FILLED[es.marker] || last ? "currentColor" : "none"}" stroke-width="1.6"><title>${esc(e.title)}</title></path>`;
+        `fill="${es.filled ? "currentColor" : "none"}" stroke-width="1.6"><title>${esc(e.title)}</title></path>`;
       if (last) stripWords[e.cpu].push([x + 8, "start", "last put", "t-fg", 700]);
     }
     for (let k = 1; k <= n; k++) {
@@ -1456,14 +1475,14 @@ class StepperView {
         }
       }
       for (const m of lane.marks) {
-        const es = evStyle[m.ev] || { marker: "o" };
+        const es = dataEventStyle(this.data.event_style, m.ev);
         const x = X(m.k);
         // A use while the object is freed (in the state before the step): the finding's star.
         const bad = lane.kind === "obj" && m.ev === "use" && lane.segs.some((g) => g.value === "freed" && g.from <= m.k - 1 && m.k - 1 < g.to);
         const cls = bad ? "" : "s-fg";
         const col = bad ? FC : "currentColor";
         s += `<path class="lk-datamark ${cls}" data-kind="${m.ev}" d="${markerPath(bad ? "*" : es.marker, x, yc, bad ? 6 : 4.5)}" ` +
-          `fill="${FILLED[es.marker] || bad || m.ev === "release_call" ? col : "none"}" stroke="${col}" stroke-width="1.5">` +
+          `fill="${es.filled || bad ? col : "none"}" stroke="${col}" stroke-width="1.5">` +
           `<title>${esc(`step ${m.k}: ${V.cpus[m.cpu].name} ${eventWords(m.ev, m.ev === "assign" ? { var: lane.name, value: m.value } : { ref: lane.name, object: lane.name, count: m.count, ok: m.ok, release: m.release })}`)}</title></path>`;
       }
     });
@@ -1555,19 +1574,21 @@ class StepperView {
     if (ivs.some((iv) => iv.kind === "wait") || !ivs.length) item(`<rect x="1" y="2" width="24" height="10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="5 3"/>`, "waiting for a lock");
     if (ivs.some((iv) => iv.kind === "sleep")) item(`<rect x="1" y="2" width="24" height="10" fill="none" stroke="currentColor" stroke-width="1.5" stroke-dasharray="2 3"/>`, "sleeping");
     const evs = new Set(devs.map((e) => e.ev));
-    if (evs.has("get") || evs.has("put")) {
-      item(`<path d="${markerPath("^", 7, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.5"/><path d="${markerPath("v", 19, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.5"/>`, "get / put a reference (count in its lane)");
-    }
-    if (evs.has("release_call")) item(`<path d="${markerPath("v", 13, 7, 5)}" fill="currentColor" stroke="currentColor"/>`, "last put: runs the release");
+    const mk = (ev, x = 13) => {
+      const es = dataEventStyle(this.data.event_style, ev);
+      return `<path d="${markerPath(es.marker, x, 7, 4.8)}" fill="${es.filled ? "currentColor" : "none"}" stroke="currentColor" stroke-width="1.5"/>`;
+    };
+    if (evs.has("get") || evs.has("put")) item(mk("get", 7) + mk("put", 19), "get / put a reference (count in its lane)");
+    if (evs.has("release_call")) item(mk("release_call"), "last put: runs the release");
     if (rels.length) item(`<path d="M2,12V3H24V12" fill="none" stroke="currentColor" stroke-width="2"/>`, "the release, in the putter's context");
-    if (evs.has("alloc")) item(`<path d="${markerPath("o", 13, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.5"/>`, "alloc");
+    if (evs.has("alloc")) item(mk("alloc"), "alloc");
     if (lanes.some((l) => l.kind === "obj")) {
       item(`<rect x="1" y="3" width="24" height="8" rx="2" class="lk-alive"/>`, "object alive");
       item(`<rect x="1" y="3" width="24" height="8" fill="url(#${this.uid}-freed)" stroke="${FC}" stroke-dasharray="3 2"/>`, "freed");
     }
-    if (evs.has("free")) item(`<path d="${markerPath("x", 13, 7, 4.5)}" fill="none" stroke="currentColor" stroke-width="1.6"/>`, "kfree");
-    if (evs.has("use")) item(`<path d="${markerPath(".", 13, 7, 5)}" fill="currentColor"/>`, "use");
-    if (evs.has("assign")) item(`<path d="${markerPath("D", 13, 7, 5)}" fill="none" stroke="currentColor" stroke-width="1.5"/>`, "write of a variable the code tests");
+    if (evs.has("free")) item(mk("free"), "kfree");
+    if (evs.has("use")) item(mk("use"), "use");
+    if (evs.has("assign")) item(mk("assign"), "write of a variable the code tests");
     const kinds = [...new Set(path.shown.slice(0, n).flat().map((f) => V.findings[f].kind))];
     for (const kind of kinds) {
       const es = evStyle[kind] || { marker: "*", label: kind };
