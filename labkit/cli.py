@@ -156,6 +156,16 @@ def cmd_bench(args) -> int:
     return bench_main(quick=args.quick)
 
 
+def cmd_site(args) -> int:
+    from .site import main_site
+    return main_site(args)
+
+
+def cmd_slides(args) -> int:
+    from .site import main_slides
+    return main_slides(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m labkit", description="Kernel locking-bug lab: models, explorer, lockdep.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -218,6 +228,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("bench", help="explorer benchmark: states, transitions, time")
     s.add_argument("--quick", action="store_true", help="skip the largest models")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("site", help="execute every notebook and write the offline site (pages, live steppers, slides)")
+    s.add_argument("out_dir", metavar="OUT_DIR")
+    s.add_argument("--notebooks", help="the notebooks folder (default: notebooks/)")
+    s.add_argument("--no-slides", action="store_true", help="pages only, no reveal.js decks")
+    s.set_defaults(func=cmd_site)
+
+    s = sub.add_parser("slides", help="a reveal.js deck of a case's notebook, live stepper, offline")
+    s.add_argument("case", help="a case id (mm_iommu) or a notebook name (00_primer)")
+    s.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR")
+    s.add_argument("--notebooks", help="the notebooks folder (default: notebooks/)")
+    s.set_defaults(func=cmd_slides)
     return p
 
 
