@@ -581,3 +581,17 @@ def test_template_notebook_on_the_tiny_case_builds_a_site(tmp_path):
     page = (tmp_path / "site" / "06_tiny_case.html").read_text()
     assert page.count('type="application/vnd.jupyter.widget-view+json"') >= 1
     assert "dev_lock" in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_readme_has_a_binder_badge_and_a_link_per_notebook():
+    text = (REPO / "README.md").read_text()
+    links = re.findall(r"https://mybinder\.org/v2/gh/([^/\s)]+/[^/\s)]+)/HEAD\?labpath=notebooks%2F([\w.-]+\.ipynb)", text)
+    assert links, "no Binder links in the README"
+    assert len({slug for slug, _ in links}) == 1, "Binder links name different repositories"
+    badge = re.search(r"\[!\[Binder\]\(https://mybinder\.org/badge_logo\.svg\)\]\(([^)]+)\)", text)
+    assert badge and badge.group(1).endswith("labpath=notebooks%2F00_primer.ipynb"), "the badge opens the primer"
+    linked = {nb for _, nb in links}
+    for p in notebook_paths():
+        assert p.name in linked, f"README: no Binder link for {p.name}"
+    for nb in linked:
+        assert (REPO / "notebooks" / nb).exists(), f"README links a notebook that does not exist: {nb}"
