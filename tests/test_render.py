@@ -623,6 +623,19 @@ def test_graphviz_svg_follows_the_theme(mm, dot_path):
     assert "currentColor" not in dark
 
 
+def test_a_long_graphviz_chain_is_laid_out_top_to_bottom(dot_path):
+    """kvm_vfio's lock chain left to right is ~2,200 px: a notebook would shrink its words to half."""
+    from labkit.lockdep import lockdep_schedules
+    prog = program("kvm_vfio", "after")
+    g = lock_order_graph([replay(prog, s) for s in lockdep_schedules("kvm_vfio", "after")])
+    wide = render_svg(lock_order_dot(g, prog=prog))
+    assert graphs._svg_px(wide)[0] > graphs._WIDE
+    svg = graph_svg(g, prog=prog)
+    assert graphs._svg_px(svg)[0] <= graphs._WIDE and "(cycle)" in svg
+    mm = graph_svg(lock_order_graph(replay(program("mm_iommu", "before"), "CPU0* CPU1*")))
+    assert graphs._svg_px(mm)[0] > graphs._svg_px(mm)[1]               # a short one stays left to right
+
+
 def test_draw_graph_when_dot_fails(abba, monkeypatch):
     import graphviz
 

@@ -359,6 +359,18 @@ def themed_svg(svg: str, theme: str = "auto", title: str = "", desc: str = "") -
     return new + ">" + extra + svg[m.end():]
 
 
+_WIDE = 980     # px: wider than a notebook's output column at 1280 px
+
+
+def _svg_px(svg: str) -> tuple[float, float]:
+    """graphviz's SVG size in CSS px (it writes points)."""
+    m = re.search(r'<svg[^>]*\bwidth="([\d.]+)(pt|px)?"[^>]*\bheight="([\d.]+)(pt|px)?"', svg)
+    if not m:
+        return 0.0, 0.0
+    k = 4 / 3 if (m.group(2) or "pt") == "pt" else 1.0
+    return float(m.group(1)) * k, float(m.group(3)) * k
+
+
 def _png(dot_source: str) -> bytes:
     import graphviz
     # The dpi belongs to this rendering, not to the source (SVG must stay unscaled).
@@ -375,7 +387,14 @@ def graph_svg(graph, theme: str = "auto", cycle=None, prog=None, title: str = ""
     if use_dot is None:
         use_dot = have_dot()
     if use_dot:
-        svg = render_svg(graph_dot(graph, cycle=cycle, theme=theme, prog=prog))
+        src = graph_dot(graph, cycle=cycle, theme=theme, prog=prog)
+        svg = render_svg(src)
+        if svg is not None and _svg_px(svg)[0] > _WIDE:
+            # A long chain laid out left to right is too wide for a notebook (the page
+            # would shrink its words): top to bottom, if that is narrower.
+            tall = render_svg(src.replace('rankdir=LR', 'rankdir=TB', 1))
+            if tall is not None and _svg_px(tall)[0] < _svg_px(svg)[0]:
+                svg = tall
         if svg is not None:
             return themed_svg(svg, theme, title, desc)
     return to_svg(graph_scene(graph, cycle=cycle, prog=prog, title=title, desc=desc), theme=theme)
@@ -529,20 +548,20 @@ def graph_scene(graph, cycle=None, prog=None, title: str = "", desc: str = "") -
         lw = max(text_width(t, _EDGE_FONT, t == "(cycle)") for t in e.lines)
         lh = len(e.lines) * _EDGE_FONT * 1.25
         best = None
-        for t_along in (0.5, 0.35, 0.65, 0.2, 0.8):
+        for t_along in (0.5, 0.4, 0.6, 0.3, 0.7, 0.2, 0.8):
             bx = (1 - t_along) ** 2 * p0[0] + 2 * t_along * (1 - t_along) * ctrl[0] + t_along ** 2 * p2[0]
             by = (1 - t_along) ** 2 * p0[1] + 2 * t_along * (1 - t_along) * ctrl[1] + t_along ** 2 * p2[1]
             for side in (1, -1):
-                for off in (8, 20):
+                for off in (7, 16, 28, 44):
                     nxs, nys = normal[0] * side, normal[1] * side
                     # The label's box clears the edge by ``off`` px, on that side.
                     reach = off + abs(nxs) * lw / 2 + abs(nys) * lh / 2
                     cx, cy = bx + nxs * reach, by + nys * reach
                     r = (cx - lw / 2, cy - lh / 2, cx + lw / 2, cy + lh / 2)
-                    cost = _overlaps(r, taken) + (0 if side == 1 else 0.5) + off / 100 + abs(t_along - 0.5)
+                    cost = 10 * _overlaps(r, taken) + (0 if side == 1 else 0.5) + off / 40 + 2 * abs(t_along - 0.5)
                     if best is None or cost < best[0]:
                         best = (cost, r)
-            if best and best[0] < 2:
+            if best and best[0] < 1.2:
                 break
         r = best[1]
         taken.append(r)

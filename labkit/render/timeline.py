@@ -51,7 +51,7 @@ from typing import NamedTuple
 from ..semantics import READ, deadlock_cycles
 from .events import release_spans, show_value, state_lanes, trace_events
 from .fonts import fit, text_width, wrap
-from .scene import Circle, Curve, Line, Rect, Scene, Text, marker
+from .scene import Curve, Line, Rect, Scene, Text, marker
 from .style import EVENT_STYLE, FINDING_COLOR, STATE_STYLE, style_table, text_on
 from .svg import mix
 
@@ -271,9 +271,11 @@ class _Layout:
             target = max(MIN_W, min(TARGET_W, self.x0 + PAD + 70 * self.n))
             step_w = max(24.0, min(110.0, (target - self.x0 - PAD - 16) / (self.n + 0.2)))
         self.sw = step_w
-        self.xend = self.P(self.n) + OPEN_END * self.sw          # where unfinished bars end
+        # Unfinished bars run a little past this trace's last step (in a
+        # before/after, a shorter trace's bars stop short of the longest's).
+        self.xend = self.P(max(self.m, 1)) + OPEN_END * self.sw
         aa = any(w == h for cyc in self.cycles for w, h, _ in cyc)
-        self.width = max(width or 0, MIN_W, self.xend + 16 + PAD + (_AA_ROOM if aa else 0))
+        self.width = max(width or 0, MIN_W, self.P(self.n) + OPEN_END * self.sw + 16 + PAD + (_AA_ROOM if aa else 0))
         self.title = _title_lines(prog, trace, title)
 
     def P(self, k: float) -> float:
@@ -350,7 +352,10 @@ class _Layout:
             shape = "*" if (bad and e.kind == "use") else st["marker"]
             units.append((e.step, shape, bad or not st.get("hollow"), color, word, e.kind == "last_put" or bad,
                           f"state:{e.kind}:{e.subject}:{e.step}"))
-            self.legend[f"e:{e.kind}"] = ("marker", st["marker"], not st.get("hollow"), "fg", st["label"])
+            if bad and e.kind == "use":
+                self.legend["f:use_after_free"] = ("marker", "*", True, FINDING_COLOR, _finding_word("use_after_free"))
+            else:
+                self.legend[f"e:{e.kind}"] = ("marker", st["marker"], not st.get("hollow"), "fg", st["label"])
         return units
 
     def _place(self, units):
@@ -358,7 +363,7 @@ class _Layout:
         placed = []
         for u in units:
             step, shape, filled, color, word, bold, gid = u
-            w = text_width(word, FONT if not bold else FONT, bold)
+            w = text_width(word, FONT, bold)
             line, side = strip.place(self.P(step), 6, w)
             placed.append((u, line, side))
         return placed, len(strip.lines)
@@ -598,7 +603,7 @@ class _Layout:
             under.append(Line(PAD - 4, ly, W - PAD + 4, ly, stroke="muted" if strong else "grid",
                               width=1.4 if strong else 1.0))
         under.append(Line(PAD - 4, lanes_bottom, W - PAD + 4, lanes_bottom, stroke="grid", width=1.0))
-        items = items[:0] + under + items
+        items = under + items
 
         # The wait-for arrows, at the step each wait began.
         items += self._arrows()
