@@ -11,7 +11,10 @@ for 20 clicks (Step buttons, then Back and Forward) measures in the page:
 
 It prints the median and the max of each, against the targets (≤ 16 ms to
 the DOM update, ≤ 35 ms to the second frame), then the JSON size (bytes and
-gzipped) and the export time of every case.
+gzipped) and the export time of every case, and what the notebook widget
+costs to build: every variant at once (the standalone page, and the widget
+before it built large variants lazily) against the shown one plus the
+variants small enough to ship whole (``case_json(..., lazy=variant)``).
 
     python benchmarks/stepper_latency.py [--chromium /usr/bin/chromium] [--cases mm_iommu s390_release]
 """
@@ -117,6 +120,18 @@ def main(argv=None) -> int:
         modes = ",".join(sorted({v["mode"] for v in d["variants"]}))
         print(f"{cid:<16}{len(d['variants']):>9}{states:>8}{len(text.encode()):>12}"
               f"{len(gzip.compress(text.encode())):>9}{dt:>10.2f}  {modes}")
+    print()
+    print("Building the notebook widget's data (stepper(case, variant)): all variants vs lazy")
+    print(f"{'case':<16}{'variant':<10}{'all s':>8}{'lazy s':>8}{'pending':>9}")
+    for cid, vid in [("philosophers", "n6"), ("philosophers", "n2"), ("s390_release", "before"), ("mm_iommu", "before")]:
+        t0 = time.perf_counter()
+        case_json(cid)
+        t_all = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        d = case_json(cid, lazy=vid)
+        t_lazy = time.perf_counter() - t0
+        pending = sum(1 for v in d["variants"] if v.get("pending"))
+        print(f"{cid:<16}{vid:<10}{t_all:>8.2f}{t_lazy:>8.2f}{pending:>9}")
     print()
     print("all clicks within the targets" if ok else "SOME CLICKS MISSED THE TARGETS")
     return 0

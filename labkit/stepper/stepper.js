@@ -106,7 +106,7 @@ export function eventWords(ev, d, kind) {
     case "wake": return `wakes up: ${d.cond}`;
     case "warn": return "hits a WARN_ON";
     default:
-      if (kind === "nop") return "runs a line that changes nothing the model tracks (no lock, no shared data): a no-op here";
+      if (kind === "nop") return "runs a no-op line";
       if (kind === "let") return "computes a value of its own (nothing shared changes)";
       if (kind === "goto") return "jumps";
       if (kind === "warn_on") return "checks a WARN_ON: the condition is false, no warning";
@@ -1152,6 +1152,7 @@ class StepperView {
     } else if (isCommentOnly(T[t])) {
       this.lastStep.append(h("span", { class: "lk-noopword", text: " (the line is only a comment: this step is the model's bookkeeping)" }));
     }
+    this.lastStep.title = this.lastStep.textContent;     // the compact layout cuts it to one line
   }
 
   updatePanels(path, pos, sid) {

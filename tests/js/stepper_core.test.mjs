@@ -149,7 +149,7 @@ for (const fx of CASES) {
 }
 
 test("words: no-op lines say so; comment-only lines are recognised", () => {
-  assert.match(core.eventWords("step", {}, "nop"), /changes nothing/);
+  assert.match(core.eventWords("step", {}, "nop"), /no-op/);
   assert.equal(core.isNoOp("step", "nop"), true);
   assert.equal(core.isNoOp("call", "call"), false);
   assert.equal(core.isCommentOnly("  /* pin the pages */ "), true);
