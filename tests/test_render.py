@@ -266,6 +266,28 @@ def test_timeline_marks_events_and_deadlock_arrows(abba):
                if not h.get_gid().endswith(":head"))
 
 
+def test_an_object_lives_from_its_alloc_to_its_kfree():
+    from labkit.model import alloc
+    m = Model("alloc", "before", "alloc, use, kfree; a use on the other cpu")
+    m.object("buf", allocated=False)
+    m.func("f", [alloc("buf"), use("buf"), free("buf")])
+    m.func("g", [use("buf")])
+    m.cpu("CPU0", "f")
+    m.cpu("CPU1", "g")
+    t = replay(m.build(), "CPU0 CPU0 CPU0 CPU1")
+    text = timeline_text(t)
+    for words in ("[alloc] buf", "[use] buf", "[kfree] buf: freed from here on", "[use] buf after it was freed"):
+        assert words in text
+    sc = timeline_scene(t)
+    segs = {i.gid: i for i in sc.find("segment:object:buf:")}
+    assert set(segs) == {"segment:object:buf:0", "segment:object:buf:1", "segment:object:buf:3"}
+    alive = segs["segment:object:buf:1"]
+    assert alive.x == pytest.approx(_x(sc, 1) + 1.5) and alive.x + alive.w == pytest.approx(_x(sc, 3) - 1.5)
+    assert [i.text for i in sc.find("value:segment:object:buf:")][1:] == ["alive", "freed"]
+    assert sc.find("event:alloc:CPU0:1") and sc.find("event:use:CPU0:2") and sc.find("event:free:CPU0:3")
+    assert sc.find("state:use:buf:4")[0].fill == FINDING_COLOR
+
+
 def test_three_thread_cycle_arrows_stand_apart():
     """hmm_release three_threads: each arrow at the step its cpu began to wait, none at the right edge."""
     from labkit.lab import bug

@@ -477,7 +477,10 @@ class _Layout:
                 items.append(Rect(x0, y, x1 - x0, STATE_BAR, fill=f"pale:{color}", stroke=color, width=1.2,
                                   rx=4, gid=gid))
                 self.legend["s:var"] = ("state", "var", "a shared variable's value")
-            short = fit(word, x1 - x0 - 6, FONT)
+            if value == "unallocated":
+                short = next((w for w in ("not allocated", "none") if text_width(w, FONT) <= x1 - x0 - 6), "")
+            else:
+                short = fit(word, x1 - x0 - 6, FONT)
             if short:
                 on = text_on(color) if (lane.kind == "object" and value == "alive") else "fg"
                 items.append(Text((x0 + x1) / 2, y + STATE_BAR / 2 + 4.2, short, size=FONT, anchor="middle",
@@ -557,8 +560,10 @@ class _Layout:
                           Line(x0, ly - 5, x0, ly + 1, stroke="fg", width=1.6)]
                 if sp.end is not None:
                     items.append(Line(x1, ly - 5, x1, ly + 1, stroke="fg", width=1.6))
-                words = f"{sp.function}(): the release, run by the last put"
-                words = fit(words, W - PAD - x0 - 4, SMALL) or fit(f"{sp.function}()", W - PAD - x0 - 4, SMALL)
+                room = W - PAD - x0 - 4
+                phrases = [f"{sp.function}(): the release, run by the last put", f"{sp.function}(): the release",
+                           f"{sp.function}()"]
+                words = next((p for p in phrases if text_width(p, SMALL) <= room), None) or fit(phrases[-1], room, SMALL)
                 items.append(Text(x0 + 4, ly - 5, words, size=SMALL, color="fg", gid="word:" + gid))
                 self.legend["release"] = ("release",)
                 yr += RELEASE
