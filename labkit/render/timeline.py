@@ -170,25 +170,29 @@ def lock_intervals(trace) -> list[Interval]:
 
 class _Strip:
     """Lines of labelled markers: each unit goes on the first line where it
-    does not overlap another, right of its marker if it fits, else left."""
+    does not overlap another (nor a ``blocked`` x range, where an arrow
+    runs), right of its marker if it fits, else left."""
 
-    def __init__(self, lo: float, hi: float):
+    def __init__(self, lo: float, hi: float, blocked=()):
         self.lo, self.hi = lo, hi
+        self.blocked = list(blocked)
         self.lines: list[list[tuple[float, float]]] = []
 
     def place(self, x: float, r: float, width: float, gap: float = 5.0) -> tuple[int, str]:
         unit = 2 * r + 4 + width
         sides = (("right", x - r, x - r + unit), ("left", x + r - unit, x + r))
         fits = [sd for sd in sides if sd[1] >= self.lo and sd[2] <= self.hi] or [sides[0]]
-        i = 0
-        while True:
-            if i == len(self.lines):
-                self.lines.append([])
-            for side, a, b in fits:
-                if all(b + gap <= u or a >= v + gap for u, v in self.lines[i]):
-                    self.lines[i].append((a, b))
-                    return i, side
-            i += 1
+        for avoid in (self.blocked, ()):
+            for i in range(len(self.lines) + 1):
+                taken = (self.lines[i] if i < len(self.lines) else []) + list(avoid)
+                for side, a, b in fits:
+                    if all(b + gap <= u or a >= v + gap for u, v in taken):
+                        if i == len(self.lines):
+                            self.lines.append([])
+                        self.lines[i].append((a, b))
+                        return i, side
+        self.lines.append([(fits[0][1], fits[0][2])])      # not reached: a new line is always free
+        return len(self.lines) - 1, fits[0][0]
 
 
 def _hatch_color(color: str) -> str:
@@ -358,8 +362,9 @@ class _Layout:
                 self.legend[f"e:{e.kind}"] = ("marker", st["marker"], not st.get("hollow"), "fg", st["label"])
         return units
 
-    def _place(self, units):
-        strip = _Strip(self.x0 - 0.5 * self.sw, self.width - PAD)
+    def _place(self, units, avoid_arrows: bool = False):
+        blocked = [(x - 2, x + 2) for x in self.arrow_xs] if avoid_arrows else ()
+        strip = _Strip(self.x0 - 0.5 * self.sw, self.width - PAD, blocked)
         placed = []
         for u in units:
             step, shape, filled, color, word, bold, gid = u
@@ -540,7 +545,7 @@ class _Layout:
             spans_by_cpu.setdefault(sp.cpu, []).append(sp)
         noops = [e for e in self.events if e.kind == "noop"]
         for c in self.prog.cpus:
-            placed, nlines = self._place(self._cpu_units(c.name))
+            placed, nlines = self._place(self._cpu_units(c.name), avoid_arrows=True)
             label, label_h = self._label_block(_cpu_label(c), y, f"lane:{c.name}")
             strip_h = nlines * LINE if nlines else 6
             rel_h = RELEASE * len(spans_by_cpu.get(c.name, ()))
@@ -614,9 +619,10 @@ class _Layout:
         items += self._arrows()
 
         # Cursor and the end of a schedule that stopped.
+        cursor = []
         if self.upto is not None:
             xc = self.P(self.upto) if self.upto > 0 else self.P(0) + 0.2 * self.sw
-            items.append(Line(xc, lanes_top - 4, xc, lanes_bottom, stroke="fg", width=2.2, gid="cursor"))
+            cursor.append(Line(xc, lanes_top - 4, xc, lanes_bottom, stroke="fg", width=2.2, gid="cursor"))
             items.append(Text(xc + 4, lanes_top - 6, f"step {self.upto}" if self.upto else "start", size=FONT,
                               weight="bold", gid="cursor-label"))
             self.legend["cursor"] = ("cursor",)
@@ -640,6 +646,8 @@ class _Layout:
                               anchor="start" if right else "end", gid="stop-label"))
             y += SMALL + 6
 
+        # Painting order: grid, shapes, the cursor, then every word (above the cursor and the arrows).
+        items = [i for i in items if not isinstance(i, Text)] + cursor + [i for i in items if isinstance(i, Text)]
         sc = Scene(W, y, f"{head}. {tail}".strip(". "), "", items)
         sc.meta.update(x0=self.x0, step_w=self.sw, steps=self.n, lanes=(lanes_top, lanes_bottom),
                        legend=dict(self.legend), label_w=self.label_w)
