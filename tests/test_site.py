@@ -487,6 +487,31 @@ def test_binder_pins_agree_with_pyproject_and_this_venv():
             f"{name}: this venv has {have}, Binder gets {pk[name]}: the tests here would not test Binder's"
 
 
+@pytest.mark.notebooks
+def test_a_fresh_venv_from_binders_list_runs_every_notebook(tmp_path):
+    """Binder's pip list alone (no .venv) runs every notebook: installed from the
+    registry, then the notebooks run and the site builds with no network."""
+    _need_web()
+    reqs = [r for d in _binder_env()["dependencies"] if isinstance(d, dict) for r in d.get("pip", [])]
+    (tmp_path / "requirements.txt").write_text("\n".join(reqs) + "\n")
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
+    py = venv / "bin" / "python"
+    r = subprocess.run([str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                        "-r", str(tmp_path / "requirements.txt")], capture_output=True, text=True, timeout=900)
+    if r.returncode != 0:
+        _missing(f"cannot install Binder's packages from the registry: {r.stderr.strip().splitlines()[-1:]}")
+    # labkit from this checkout (binder/postBuild installs it; here the checkout stays untouched)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MPLBACKEND": "Agg"}
+    cmd = [str(py), "-m", "labkit", "site", str(tmp_path / "site"), "--no-slides"]
+    if _unshare_ok():
+        cmd = ["unshare", "-n", *cmd]
+    r = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, env=env, timeout=1200)
+    assert r.returncode == 0, f"{r.stdout[-1500:]}\n{r.stderr[-1500:]}"
+    for p in notebook_paths():
+        assert f"{p.name} executed in" in r.stdout, p.name
+
+
 def _imports_of(source: str) -> set[str]:
     tree = ast.parse(source)
     out = set()

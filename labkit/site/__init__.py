@@ -432,6 +432,8 @@ def build_site(out_dir, notebooks: Path | list[Path] = NOTEBOOKS, progress=print
             info.nb, info.seconds = nb, time.monotonic() - t
             infos.append(info)
             _say(progress, f"site: [{k}/{len(paths)}] {path.name} executed in {info.seconds:.1f} s")
+    for stale in out.glob("*.html"):    # every notebook ran: a page of one that is gone must not linger
+        stale.unlink()
     _copy_assets(out, slides=slides)
     for k, info in enumerate(infos):
         prev = infos[k - 1] if k > 0 else None
@@ -492,9 +494,8 @@ def build_slides(case: str, out, notebooks: Path = NOTEBOOKS, progress=print, ti
 
 def main_site(args) -> int:
     """``python -m labkit site OUT_DIR``."""
-    r = build_site(args.out_dir, notebooks=args.notebooks or NOTEBOOKS, slides=not args.no_slides,
-                   progress=lambda s: print(s, flush=True))
-    del r
+    build_site(args.out_dir, notebooks=args.notebooks or NOTEBOOKS, slides=not args.no_slides,
+               progress=lambda s: print(s, flush=True))
     return 0
 
 
