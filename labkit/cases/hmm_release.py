@@ -46,7 +46,9 @@ B, B for A. It relies on how Linux's rw_semaphore queues: waiters are served
 in arrival order (with a hand-off to the first waiter), so a reader that
 arrives while a writer waits queues behind that writer instead of joining
 the readers inside. Jason said he had not known that rwsems make a waiting
-writer block new readers, and judged the driver in thread C wrong: a lock
+writer block new readers; his first reaction was that the driver in thread C
+is wrong, unless a really good case were made that a driver had no
+alternative: a lock
 taken in ``sync_cpu_device_pagetables`` must only guard device state, and
 the driver may not hold it across anything that enters an mmu notifier.
 Ralph suggested SRCU for the mirror list; Jason declined (drivers would have
@@ -68,7 +70,12 @@ one); ``hmm->lock`` and the ranges invalidation at the top of
 ``hmm_release()``, ``kref`` on ``struct hmm``, ``hmm_put()`` and the
 ``POISON_INUSE`` memset are not modelled — they do not touch the mirror
 list. The mirror is embedded in the driver's structure, so ``kfree(svmm)``
-frees it. The patch has no ``Fixes:`` tag; the window dates from Ralph
+frees it. The patch's CPU0/CPU1 diagram names no tasks; the model's pairing
+is ours. CPU0 cannot be a thread of the exiting process (``exit_mmap()``
+runs only once the mm has no user left), so read ``gpu_app``/3001 as another
+process sharing the DRM file, e.g. a child forked from ``gpu_app`` that
+inherited it, whose ``close()`` drops the file's last reference after the
+parent closed its own copy. The patch has no ``Fixes:`` tag; the window dates from Ralph
 Campbell's "mm/hmm: HMM should have a callback before MM is destroyed"
 (posted for v4.17, whose v3 split the list removal from the callback;
 commit id not verified, so none is given). In ``release_unregisters`` the

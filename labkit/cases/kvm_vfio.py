@@ -41,9 +41,10 @@ vfio holds ``group_lock`` and the device set's lock: ``group_lock`` ->
 ``kvm->lock`` on open, ``kvm->lock`` -> ``group_lock`` on release. Anthony
 Krowiak's lockdep report on the thread (data/splats/kvm_vfio.txt) is that
 cycle. It was lockdep's prediction, not a hang: during a vfio_ap regression
-test QEMU opened the device when the guest started, and its last thread
-closed the kvm-vfio fd when QEMU exited seconds later; lockdep put the two
-orders together and warned, and the test finished. The two paths can only
+test the device was opened (most likely by QEMU when the guest started: the
+report's older stacks show the ioctl, not the task that made it) and QEMU's
+last thread closed the kvm-vfio fd when it exited seconds later; lockdep put
+the two orders together and warned, and the test finished. The two paths can only
 deadlock if they overlap, and they cannot overlap inside one QEMU: an
 exiting thread closes the process's files in ``do_exit()`` only when it is
 the last thread to leave, so no other thread of that QEMU can still be in
@@ -342,7 +343,8 @@ EXERCISES = (
         explain=("Copy the classes of the '-> #N (class)' lines in the order printed, #3 to #0. Each entry was "
                  "taken while the entry printed after it was held: vfio_ap's open took kvm->lock (#3) holding "
                  "guests_lock (#2), guests_lock holding the device set's lock (#1), and that holding group_lock "
-                 "(#0), all in one ioctl, at guest start. Seconds later the exiting vCPU thread, holding "
+                 "(#0), all on one path, a VFIO_GROUP_GET_DEVICE_FD ioctl (most likely QEMU's at guest start; the "
+                 "report does not name that task). Seconds later the exiting vCPU thread, holding "
                  "kvm->lock in kvm_device_release(), asked for group_lock: the cycle closes. 'Chain exists of' "
                  "prints it forwards, shortened to three classes."),
         wrong=(["&group->group_lock", "&new_dev_set->lock", "&matrix_dev->guests_lock", "&kvm->lock"],
@@ -358,7 +360,7 @@ EXERCISES = (
                  "Nothing on the release path waits for group_lock any more, and the cycle is gone. That is "
                  "2b48f52f2bff (the final variant). Taking no lock at all is no fix: the open could read the "
                  "pointer just before the release clears it and drops the last reference. Taking the device "
-                 "set's lock instead is the trap 51cdc8bc120e fell into: the open holds dev_set->lock while "
+                 "set's lock instead falls into the same trap as 51cdc8bc120e: the open holds dev_set->lock while "
                  "vfio_ap takes kvm->lock, so the release path, holding kvm->lock, would deadlock on it."),
         wrong=(SET_KVM_WITH_GROUP_LOCK,
                "group->kvm = kvm;   /* NULL */",
@@ -377,7 +379,8 @@ CASE = Case(
              "The fix, 51cdc8bc120e, moved kvm-vfio's teardown to .release, run when its device fd "
              "closes, but with kvm->lock held; vfio_ap takes kvm->lock in open_device under group_lock, "
              "and eleven days later lockdep predicted the new cycle in a test run (nothing hung: the "
-             "open and the release were seconds apart in one QEMU). The follow-up, 2b48f52f2bff, has "
+             "open, most likely QEMU's at guest start, and the release at QEMU's exit were seconds "
+             "apart). The follow-up, 2b48f52f2bff, has "
              "vfio hold its own kvm reference and protect group->kvm with a spinlock instead of "
              "group_lock."),
     variants=(
@@ -408,8 +411,9 @@ CASE = Case(
            "https://lore.kernel.org/r/20230203215027.151988-2-mjrosato@linux.ibm.com"),
     date="2023-01",
     kernels=("before: v6.0 (421cfe6596f6) to v6.2-rc5; after: v6.2-rc6 and the v6.2 release "
-             "(51cdc8bc120e went in for 6.2-rc6, 2b48f52f2bff only for v6.3; we did not check which 6.2.y "
-             "stable kernels took it); final: v6.3 on, where later kernels rename the functions "
+             "(51cdc8bc120e went in for 6.2-rc6 and was also backported to 6.1 stable, review of 30 January "
+             "2023; 2b48f52f2bff only for v6.3, and we did not check which 6.1.y or 6.2.y stable kernels "
+             "took it); final: v6.3 on, where later kernels rename the functions "
              "(vfio_df_group_open() ...). The report: 6.2.0-rc6 on s390 (IBM z15)."),
     simplifications=leaves_out(__doc__),
     exercises=EXERCISES,

@@ -50,7 +50,10 @@ ca5f21b25749 "vfio: Follow a strict lifetime for struct iommu_group"
 (Fixes: 9ac8545199a1; variant ``strict_lifetime``) makes the unbind of the
 group's last driver wait until every user of the ``vfio_group`` (QEMU's
 group fd) is gone, so VFIO never calls the IOMMU API for the group after the
-driver has left and the device can be released. That wait was a regression:
+driver has left and the device can be released. (Its v1 also carried an
+IOMMU-core patch, "iommu: Fix ordering of iommu_release_device()", taking the
+device off the group's list before ``release_device()``; Robin Murphy
+welcomed it, and v2 dropped it as needing more work and discussion.) That wait was a regression:
 virtnodedevd keeps group fds open, and unplug hung. 3dd59a7dcb97 "vfio: Make
 the group FD disassociate from the iommu_group" (Fixes: ca5f21b25749;
 variant ``disassociate``) keeps the rule without the wait: the unbind takes
@@ -437,7 +440,9 @@ CASE = Case(
                      "either before the release (the device is still live, and release_device() then sees the "
                      "blocking domain and detaches from it) or after the device has left the list (nothing to "
                      "attach). Taking the device off the list first but calling release_device() outside the "
-                     "mutex is not enough: release_device() reads group->domain while QEMU may change it. "
+                     "mutex is not enough: release_device() reads group->domain while QEMU may change it (that is "
+                     "the order of Jason's v1 core patch, 'iommu: Fix ordering of iommu_release_device()', "
+                     "dropped from v2; the objection is our reading, from the model's own state check). "
                      "Later kernels do call release_device() with group->mutex held (iommu_deinit_device() "
                      "asserts it), next to the VFIO rule, which keeps callers away in the first place."),
             wrong=(
