@@ -2,8 +2,10 @@
 
 Every function takes a case id (and a variant), and returns something a
 notebook shows well *and* a terminal can print: a :class:`View` carries its
-picture (PNG or SVG) together with a plain-text rendering of the same thing
-(for screen readers, diffs and offline copies). ``schedule=None`` means "the
+picture (SVG drawn in pure Python, so it works without matplotlib, numpy or
+graphviz, as in JupyterLite; ``.png`` on request) together with a plain-text
+rendering of the same thing (for screen readers, diffs and offline copies;
+it is also the SVG's ``<desc>``). ``schedule=None`` means "the
 explorer's shortest way to the bug", so ``lab.timeline("mm_iommu")`` shows
 the deadlock without the learner first copying a schedule.
 
