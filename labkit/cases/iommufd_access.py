@@ -18,9 +18,12 @@ started has returned, so a driver must never call it while holding anything
 its own unmap callback needs in order to return — in practice, drop your own
 locks first. A driver that breaks the rule deadlocks: the callback holds
 ``destroy_rwsem`` for read and waits for the driver's lock; the destroyer
-holds the driver's lock and waits for the callback to finish. During review of
-the series Jason Gunthorpe showed that lockdep already sees the cycle by
-locking the selftest driver wrongly on purpose: its close path held
+holds the driver's lock and waits for the callback to finish. In review, Eric
+Auger asked (on v5, 28 November 2022) what the kernel-doc sentence about the
+callback and the destroy meant; Jason Gunthorpe answered with the pattern a
+driver must not write, reworded the kernel-doc for v6, and on 6 December
+showed that lockdep already sees the cycle by locking the selftest driver
+wrongly on purpose: its close path held
 ``staccess->lock`` across ``iommufd_access_destroy()`` while its unmap callback
 takes ``staccess->lock``. ``before`` is that wrongly locked selftest; ``after``
 is the selftest as merged, which drops the lock before destroying the access.

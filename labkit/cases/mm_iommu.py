@@ -8,8 +8,10 @@ orders:
   to add the region to ``locked_vm``, for read to pin the pages;
 * ``mmap()`` of the NVLink2 GPU RAM region (``vfio_pci_nvgpu_mmap()``, through
   ``mm_iommu_newdev()``) runs with ``mmap_sem`` held for write by the mmap
-  syscall and then took ``mem_list_mutex``. Registering device memory this
-  way came with c10c21efa4bc, the commit the fix's ``Fixes:`` tag names.
+  syscall and then took ``mem_list_mutex``. Registering device memory
+  without pinning it came with c10c21efa4bc, the commit the fix's ``Fixes:``
+  tag names; this mmap caller came in the same series with 7f92891778df
+  ("vfio_pci: Add NVIDIA GV100GL [Tesla V100 SXM2] subdriver"), both in v5.0.
 
 Two threads of one process doing those at the same time deadlock. The commit
 says QEMU never hit it because it builds the machine in one thread; lockdep
@@ -28,9 +30,11 @@ fix created: when the overlap check fails, the code unlocks the mutex and ends
 in ``unlock_exit``, which calls ``mm_iommu_adjust_locked_vm(mm,
 locked_entries, false)`` unconditionally. On the mmap path that runs with
 ``mmap_sem`` held for write, and the function's ``if (!npages) return 0;``
-is what keeps it from taking ``mmap_sem`` for write a second time. That is
-the commit's remark that it "relies on mm_iommu_adjust_locked_vm() doing
-nothing when entries==0". ``after`` models that exit; the hypothetical
+is what keeps it from taking ``mmap_sem`` for write a second time. That is,
+by our reading, what the commit means when it says it "relies on
+mm_iommu_adjust_locked_vm() doing nothing when entries==0" (subtracting 0
+pages would be harmless; taking ``mmap_sem`` again would not). ``after``
+models that exit; the hypothetical
 ``after_no_early_return`` drops the early return and deadlocks on
 ``mmap_sem`` in one thread (AA), which the explorer finds and lockdep
 reports as recursive locking.
@@ -209,8 +213,8 @@ EXERCISES = (
         explain=("CPU1 must put its region on the list first (17 steps, up to and including "
                  "mutex_unlock(&mem_list_mutex)); its 'return 0;' is not needed. Then CPU0 runs alone: it maps, "
                  "finds the overlap, and its error exit takes mmap_sem again (12 steps). No preemption is "
-                 "needed at all, so this bug is not a race: any program that registers a range and then maps "
-                 "GPU RAM over it would hang every time."),
+                 "needed at all, so this bug is not a race: in this hypothetical variant, any program that "
+                 "registers a range and then maps GPU RAM over it would hang every time."),
         wrong=("CPU1* CPU0*", "CPU0* CPU1*", " ".join(["CPU1"] * 16 + ["CPU0"] * 12)),
     ),
     Exercise(
@@ -286,9 +290,10 @@ CASE = Case(
              "error exit calls mm_iommu_adjust_locked_vm(mm, 0, false) with mmap_sem still held for "
              "write, and only that function's early return on 0 pages keeps it from taking mmap_sem "
              "again (the after_no_early_return variant shows the AA deadlock without it)."),
-    kernels=("registering GPU RAM from mmap() came with c10c21efa4bc (dated 19 December 2018, named by the "
-             "fix's Fixes: tag); the report is from "
-             "5.1.0-rc2; eb9d7a62c386 went into v5.1 (powerpc fixes pulled 28 April 2019). `before` follows "
+    kernels=("registering device memory came with c10c21efa4bc (dated 19 December 2018, named by the "
+             "fix's Fixes: tag), its mmap() caller with 7f92891778df in the same series, both in v5.0; the "
+             "report is from 5.1.0-rc2; eb9d7a62c386 went into v5.1 (in the powerpc fixes sent to Linus on "
+             "28 April 2019). `before` follows "
              "the 5.1-rc code in arch/powerpc/mm/mmu_context_iommu.c, `after` the v5.1 code (the file later "
              "moved to arch/powerpc/mm/book3s64/iommu_api.c). mmap_sem is mmap_lock after 5.8."),
     variants=(
