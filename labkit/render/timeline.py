@@ -292,7 +292,10 @@ class _Layout:
         items = []
         y = y_top
         for text, size, weight, color in lines:
-            for part in wrap(text, self.label_w, size, weight == "bold")[:2]:
+            parts = wrap(text, self.label_w, size, weight == "bold")
+            if len(parts) > 2:        # two lines at most; the rest is cut at a break point, with "…"
+                parts = [parts[0], fit("".join(parts[1:]), self.label_w, size, weight == "bold") or parts[1] + "…"]
+            for part in parts:
                 y += size * 1.2
                 items.append(Text(PAD, y, part, size=size, weight=weight, color=color, gid=gid))
                 gid = ""
