@@ -242,9 +242,12 @@ def check_verdict(case_id: str, variant: str, answer) -> Check:
     if said < found:
         return Check(False, f"{', '.join(sorted(said))} is right, but not all: there is more.",
                      "run the explorer on this variant and read every finding.")
-    if found == {"clean"} and "deadlock" in said:
+    if found == {"clean"} and "deadlock" in said and _lockdep_warns(case_id, variant):
         hint = ("a cycle in lockdep's graph is not yet a deadlock: can any interleaving really have every cpu "
                 "of the cycle holding its lock at once? Try it in the stepper.")
+    elif found == {"clean"} and "deadlock" in said:
+        hint = ("no locks are taken in a cycle here (lockdep is silent too). If you expected a wait to last "
+                "forever, step to it in the stepper and see who ends it.")
     elif found == {"clean"}:
         hint = "which line did you expect to go wrong? Step to it in the stepper and see what stops it."
     elif "deadlock" in found:
@@ -252,6 +255,14 @@ def check_verdict(case_id: str, variant: str, answer) -> Check:
     else:
         hint = "look for a line that reads something another cpu can change or free in between."
     return Check(False, f"that is not what happens in {case_id}/{variant}.", hint)
+
+
+def _lockdep_warns(case_id: str, variant: str) -> bool:
+    from .lockdep import lockdep_run
+    try:
+        return bool(lockdep_run(case_id, variant).reports)
+    except LabError:
+        return False
 
 
 # --- fixes ----------------------------------------------------------------------
@@ -418,18 +429,32 @@ def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
         f = r.findings[0]
         new = (f.kind, f.message) not in before
         head = "your version has a new bug" if new else "the original bug is still there"
-        return Check(False, f"{head}: {f.kind} — {f.message}\nshortest schedule: {f.schedule}",
-                     "step that schedule in the stepper, or draw its timeline, to see why." if new else
-                     "which cpu takes which lock first? A fix makes every path take them in one order, "
-                     "or stops holding one while taking the other." if f.kind == "deadlock" else
-                     "which cpu frees or changes what another still uses? Hold the lock from the moment "
-                     "the object is looked up until its last use, so the other cpu has to wait.")
+        got = Check(False, f"{head}: {f.kind} — {f.message}\nshortest schedule: {f.schedule}",
+                    "keep this result (r = lab.check(...)) and look at your version: lab.timeline(r.case, "
+                    "\"yours\") draws that schedule, lab.stepper(r.case, \"yours\") lets you step it." if new else
+                    "which cpu takes which lock first? A fix makes every path take them in one order, "
+                    "or stops holding one while taking the other." if f.kind == "deadlock" else
+                    "which cpu frees or changes what another still uses? Hold the lock from the moment "
+                    "the object is looked up until its last use, so the other cpu has to wait.")
+        got.case, got.schedule = _yours(case_id, ex, prog), f.schedule
+        return got
     broken = _obligations(prog, ex)
     if broken:
         return Check(False, f"no deadlock or WARN any more, but {broken}.",
                      "a fix must keep protecting what the lock protected.")
     return Check(True, f"the explorer tried all {r.states} states of your version: no deadlock, use after free "
                        f"or WARN, and the function still protects what it must.")
+
+
+def _yours(case_id: str, ex: Exercise, prog: Program):
+    """The learner's edited model as a one-variant case (``"yours"``) that
+    every lab view takes in place of a case id."""
+    from .cases.base import Case, Variant
+    base = get_case(case_id)
+    v = base.variant(ex.variant)
+    mine = Variant("yours", f"your {ex.function}() in {case_id}/{ex.variant}", lambda: prog,
+                   lockdep=v.lockdep, expect="")
+    return Case(f"{case_id}_yours", f"{base.title} — your edit", base.summary, (mine,), kind="classic")
 
 
 # --- lockdep chains -------------------------------------------------------------

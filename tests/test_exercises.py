@@ -180,3 +180,16 @@ def test_rarity_counts_every_schedule_of_abba():
 def test_rarity_of_a_clean_variant():
     r = rarity("abba", "after")
     assert r.reaching == 0 and r.min_preemptions is None and "none of its" in r.text()
+
+
+def test_a_new_bug_in_a_fix_can_be_looked_at():
+    r = lab.check_fix("abba", "before", "path_two", "mutex_lock(&A);\nmutex_lock(&B);\ndo_work();\nmutex_unlock(&B);")
+    assert not r.ok and "new bug" in r.message and "r.case" in r.hint
+    view = lab.timeline(r.case, "yours")          # the hint's call works, on the learner's version
+    assert "DEADLOCK" in view.text
+    assert lab.replay(r.case, "yours", r.schedule).trace.findings
+
+
+def test_verdict_hint_fits_a_clean_variant_lockdep_is_silent_on():
+    got = lab.check_verdict("abba", "after", "deadlock")
+    assert not got.ok and "lockdep is silent too" in got.hint
