@@ -104,7 +104,8 @@ def html_text(case_id: str, variant: str | None = None, schedule: str = "",
     case.variant(vid)          # an unknown variant: an error naming the known ones
     steps = replay(case.program(vid), schedule).schedule if schedule else ""
     data = case_json(case_id, max_states=max_states)
-    js = (_HERE / "stepper.js").read_text(encoding="utf-8")
+    from .bundle import front_end_js
+    js = front_end_js()        # core.js + stepper.js as one module (no build step)
     css = (_HERE / "stepper.css").read_text(encoding="utf-8")
     boot = _BOOT % {"variant": script_json(vid), "schedule": script_json(steps),
                     "position": len(steps.split())}

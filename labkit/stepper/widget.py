@@ -15,20 +15,19 @@ learner opens them (the page asks the kernel, and says it is waiting).
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import anywidget
 import traitlets
 
 from ..cases import get_case
 from ..trace import Trace, replay
+from .bundle import front_end_css, front_end_js
 from .export import DEFAULT_MAX_STATES, case_json, variant_json
 
 __all__ = ["Stepper", "stepper"]
 
-_HERE = Path(__file__).parent
-ESM = (_HERE / "stepper.js").read_text(encoding="utf-8")
-CSS = (_HERE / "stepper.css").read_text(encoding="utf-8")
+ESM = front_end_js()     # core.js + stepper.js as one module (labkit/stepper/bundle.py)
+CSS = front_end_css()
 
 
 @lru_cache(maxsize=16)

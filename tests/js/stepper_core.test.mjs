@@ -15,9 +15,9 @@ import { fileURLToPath } from "node:url";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, "..", "..");
-// stepper.js is one file inlined into pages and notebooks (no build, no imports):
-// load it as the module it is.
-const core = await import("data:text/javascript," + encodeURIComponent(readFileSync(join(REPO, "labkit", "stepper", "stepper.js"), "utf8")));
+// core.js is an ES module with no imports: load it as it is (it is a Python
+// package file, so from its text rather than by path: no package.json needed).
+const core = await import("data:text/javascript," + encodeURIComponent(readFileSync(join(REPO, "labkit", "stepper", "core.js"), "utf8")));
 
 function fixtures() {
   let dir = process.env.LABKIT_FIXTURES;
@@ -161,3 +161,62 @@ test("words: no-op lines say so; comment-only lines are recognised", () => {
 test("code text never breaks inside '->'", () => {
   assert.deepEqual(core.codeParts("zdev->s390_domain = NULL;"), ["zdev", "->", "s390_domain = NULL;"]);
 });
+
+for (const fx of CASES) {
+  const data = fx.data;
+  test(`${fx.case}: the state {variant, schedule, position} changes only as a learner can change it`, () => {
+    for (const V of data.variants) {
+      const T = core.textsOf(data, V);
+      for (const run of fx.variants[V.id].runs) {
+        const where = `${V.id} '${run.schedule}'`;
+        // Open on the schedule, halfway.
+        const half = Math.floor(run.steps.length / 2);
+        const init = core.initialState(data, V.id, run.schedule, half);
+        assert.equal(init.error, null, where);
+        let st = init.state;
+        assert.deepEqual([st.variant, st.position, st.schedule.length], [V.id, half, run.steps.length], where);
+        // Back to the start, then click the schedule again step by step: the same schedule.
+        st = core.goState(st, -5);
+        assert.equal(st.position, 0);
+        st = core.goState(st, 0);
+        for (const name of run.schedule.split(" ")) {
+          const c = V.cpus.findIndex((x) => x.name === name);
+          const next = core.stepState(V, st, c);
+          assert.notEqual(next, st, where);
+          st = next;
+        }
+        assert.equal(st.schedule.map((c) => V.cpus[c].name).join(" "), run.schedule, where);
+        // At the end of a complete run no cpu can step: the state stays the very same object.
+        const p = core.walk(V, st.schedule);
+        for (let c = 0; c < V.cpus.length; c++) {
+          if (!V.next[p.sids[st.position]][c]) assert.equal(core.stepState(V, st, c), st, where);
+        }
+        // Back one step keeps the steps after the cursor; a bad jump leaves the state as it was.
+        const back = core.goState(st, st.position - 1);
+        assert.equal(back.schedule.length, st.schedule.length);
+        const j = core.jumpState(V, T, back, "CPU9");
+        assert.equal(j.state, back);
+        assert.match(j.error, /no cpu named 'CPU9'/);
+      }
+      // The explorer's bugs, in turn.
+      const bugs = V.explorer || [];
+      if (bugs.length) {
+        for (let i = 0; i < bugs.length + 1; i++) {
+          const b = core.bugState(V, T, i);
+          assert.equal(b.index, i % bugs.length);
+          assert.equal(b.state.schedule.map((c) => V.cpus[c].name).join(" "), bugs[i % bugs.length].schedule);
+        }
+      } else {
+        assert.equal(core.bugState(V, T, 0), null);
+      }
+    }
+    for (const [frm, to, names, n] of fx.carry) {
+      const st = core.initialState(data, frm, "", 0).state;
+      const t = core.toggleState(data, st, names, to);
+      assert.equal(t.state.variant, to);
+      assert.deepEqual(t.state.carry, names);
+      const V = data.variants.find((v) => v.id === to);
+      if (V.mode === "graph") assert.equal(t.state.position, n, `${frm} -> ${to}`);
+    }
+  });
+}
