@@ -1,12 +1,14 @@
 """The stepper's front-end core under Node's own test runner.
 
-``stepper.js`` exports its pure functions (walk, schedule parsing, lock
-intervals, data lanes, release spans, the variant toggle's carry, event
-words, colours). ``tests/js/stepper_core.test.mjs`` checks them, with
-``node --test``, against the Python engine on the exported JSON of every
-case (the reference comes from ``tests/js/fixtures.py``). This test writes
-that reference and runs Node, so ``bash scripts/test.sh`` runs the Node
-tests too. No build step, no packages: Node's built-in runner only.
+``labkit/stepper/core.js`` holds the stepper's state ({variant, schedule,
+position} and the functions that change it) and its pure readings of the
+exported JSON (walk, schedule parsing, lock intervals, data lanes, release
+spans, the variant toggle's carry, event words, colours).
+``tests/js/stepper_core.test.mjs`` checks them with ``node --test`` against
+the Python engine on the exported JSON of every case (the reference comes
+from ``tests/js/fixtures.py``). This test writes that reference and runs
+Node, so ``bash scripts/test.sh`` runs the Node tests too. No build step, no
+packages: Node's built-in runner only.
 """
 
 from __future__ import annotations
