@@ -187,7 +187,7 @@ def check_schedule(case_id: str, variant: str, answer, goal: str = "deadlock", a
     except ModelError as e:
         return Check(False, str(e))
     target = _target(prog, goal, about)
-    what = goal.replace("_", " ") + (f" ({about})" if about else "")
+    what = goal.replace("_", " ") + (f" whose description mentions “{about}”" if about else "")
     if target is None:
         return Check(False, f"no schedule of {case_id}/{variant} reaches a {what}: the explorer tried them all.",
                      "is this the variant you meant?")
@@ -204,7 +204,7 @@ def check_schedule(case_id: str, variant: str, answer, goal: str = "deadlock", a
         return Check(False, "the schedule is empty.", "run a cpu: type its name, e.g. 'CPU0', or click it in the stepper.")
     other = [f for f in trace.findings]
     found = f" (it does reach: {other[0].kind} — {other[0].message})" if other else ""
-    return Check(False, f"after {len(trace.steps)} steps no {what} has happened{found}.",
+    return Check(False, f"after {_n(len(trace.steps), 'step')} no {what} has happened{found}.",
                  _schedule_hint(prog, trace, target))
 
 
@@ -250,11 +250,19 @@ def check_verdict(case_id: str, variant: str, answer) -> Check:
                 "forever, step to it in the stepper and see who ends it.")
     elif found == {"clean"}:
         hint = "which line did you expect to go wrong? Step to it in the stepper and see what stops it."
+    elif "deadlock" in found and all(_self_deadlock(f) for f in r.findings if f.kind == "deadlock"):
+        hint = ("follow one cpu at a time: does it ask for a lock it already holds (perhaps in a function it "
+                "calls, or a release callback its put runs)?")
     elif "deadlock" in found:
         hint = "compare the order in which the cpus take their locks, and who waits behind whom."
     else:
         hint = "look for a line that reads something another cpu can change or free in between."
     return Check(False, f"that is not what happens in {case_id}/{variant}.", hint)
+
+
+def _self_deadlock(f) -> bool:
+    """An AA deadlock: one cpu waits for a lock it holds itself."""
+    return bool(f.cycle) and all(w == h for w, _, h in f.cycle)
 
 
 def _lockdep_warns(case_id: str, variant: str) -> bool:
@@ -432,6 +440,9 @@ def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
         got = Check(False, f"{head}: {f.kind} — {f.message}\nshortest schedule: {f.schedule}",
                     "keep this result (r = lab.check(...)) and look at your version: lab.timeline(r.case, "
                     "\"yours\") draws that schedule, lab.stepper(r.case, \"yours\") lets you step it." if new else
+                    "a cpu waits for a lock it already holds: what does it call, or which release does its "
+                    "put run, while it holds that lock? Let go of the lock first, or do that work later."
+                    if f.kind == "deadlock" and _self_deadlock(f) else
                     "which cpu takes which lock first? A fix makes every path take them in one order, "
                     "or stops holding one while taking the other." if f.kind == "deadlock" else
                     "which cpu frees or changes what another still uses? Hold the lock from the moment "
@@ -562,12 +573,16 @@ class Rarity:
         if not self.reaching:
             return f"{self.case}/{self.variant}: none of its {self.schedules:,} complete schedules reaches a {what}."
         need = ("It needs no preemption at all: a cpu that finishes or blocks lets the next run into it"
-                if self.min_preemptions == 0 else f"It needs at least {self.min_preemptions} preemption(s)")
+                if self.min_preemptions == 0 else f"It needs at least {_n(self.min_preemptions, 'preemption')}")
         return (f"{self.case}/{self.variant}: {self.reaching:,} of {self.schedules:,} complete schedules "
                 f"({100 * self.share:.2g}%) reach the {what}; a scheduler choosing a "
                 f"runnable cpu at random at every step hits it {100 * float(self.random):.2g}% of the time. "
-                f"{need} ({self.min_switches} context switch(es) in all). Each step here stands for many "
+                f"{need} ({_n(self.min_switches, 'context switch', 'context switches')} in all). Each step here stands for many "
                 f"instructions in the kernel, so the real window is narrower still.")
+
+
+def _n(k: int, one: str, many: str | None = None) -> str:
+    return f"{k} {one if k == 1 else (many or one + 's')}"
 
 
 def rarity(case_id: str, variant: str = "before", goal: str | None = None, max_states: int = 200_000) -> Rarity:

@@ -50,22 +50,16 @@ from dataclasses import dataclass
 import networkx as nx
 
 from .errors import ModelError
-from .model import ACQUIRE_OPS, TRYLOCK_OPS, Program
+from .model import Program
+from .primitives import LOCK_KINDS, OPS, lock_frames
 from .semantics import RUN
 from .trace import Trace, replay, serial_schedule
 
 __all__ = ["HeldLock", "Report", "Lockdep", "lockdep_run", "lockdep_schedules", "LOCK_PRIMITIVE_FRAMES"]
 
-# The frames a kernel stack shows above the caller for each lock operation.
-_PRIMITIVE = {
-    "mutex_lock": ("lock_acquire", "__mutex_lock", "mutex_lock_nested"),
-    "mutex_trylock": ("lock_acquire", "mutex_trylock"),
-    "spin_lock": ("lock_acquire", "_raw_spin_lock"),
-    "down_read": ("lock_acquire", "down_read"),
-    "down_read_trylock": ("lock_acquire", "down_read_trylock"),
-    "down_write": ("lock_acquire", "down_write"),
-}
-LOCK_PRIMITIVE_FRAMES = frozenset(f for frames in _PRIMITIVE.values() for f in frames)
+# The frames a kernel stack shows above the caller for each lock operation:
+# the table's ``frames`` column (labkit.primitives).
+LOCK_PRIMITIVE_FRAMES = lock_frames()
 
 
 @dataclass(frozen=True)
@@ -113,7 +107,7 @@ def _addr(name: str) -> str:
 
 def _wait_type(kind: str) -> str:
     # LD_WAIT_SLEEP (3) for sleeping locks, LD_WAIT_CONFIG (2) for spinlock_t.
-    return "-{2:2}" if kind == "spinlock" else "-{3:3}"
+    return LOCK_KINDS[kind].wait_type
 
 
 class Lockdep:
@@ -138,12 +132,13 @@ class Lockdep:
             op = s.op
             cpu_i = prog.cpu_id(s.cpu)
             first_attempt = s.before.threads[cpu_i].status == RUN
-            if op.kind in ACQUIRE_OPS or op.kind in TRYLOCK_OPS:
+            family = OPS[op.kind].family
+            if family in ("acquire", "trylock"):
                 decl = prog.locks[prog.lock_index[op.args[0]]]
                 read = 0 if s.detail.get("mode", 0) == 0 else (2 if decl.reader_pref else 1)
                 at = s.stack[-1] if s.stack else "?"
-                hl = HeldLock(decl.cls, decl.name, read, at, decl.kind, op.kind in TRYLOCK_OPS)
-                if op.kind in TRYLOCK_OPS:
+                hl = HeldLock(decl.cls, decl.name, read, at, decl.kind, family == "trylock")
+                if family == "trylock":
                     if s.detail.get("ok"):
                         self._mark(hl, prog)
                         held[s.cpu].append(hl)
@@ -173,7 +168,7 @@ class Lockdep:
     def _acquire(self, prog: Program, cpu: int, held: list, new: HeldLock, step, opkind):
         if self.off:
             return
-        primitive = _PRIMITIVE.get(opkind, (opkind,))
+        primitive = OPS[opkind].frames or (opkind,)
         stack = tuple(reversed(step.stack))
         frames = primitive + stack
         c = prog.cpus[cpu]
@@ -318,14 +313,15 @@ class Lockdep:
             lines += ["Chain exists of:", f"  {src} --> {parent} --> {tgt}", ""]
         tl = "rlock" if prev.read else "lock"
         sl = "rlock" if new.read else "lock"
+        # print_circular_lock_scenario(): only CPU0's lines say rlock; CPU1's are always lock().
         scenario = (("CPU0", f"{tl}({tgt})"), ("CPU1", f"lock({parent})"),
-                    ("CPU1", f"{tl}({tgt})"), ("CPU0", f"{sl}({src})"))
+                    ("CPU1", f"lock({tgt})"), ("CPU0", f"{sl}({src})"))
         lines += [" Possible unsafe locking scenario:", "",
                   "       CPU0                    CPU1",
                   "       ----                    ----",
                   f"  {tl}({tgt});",
                   f"                               lock({parent});",
-                  f"                               {tl}({tgt});",
+                  f"                               lock({tgt});",
                   f"  {sl}({src});", "", " *** DEADLOCK ***", ""]
         lines += self._held_block(task, held)
         lines += self._backtrace(prog, cpu, frames)
