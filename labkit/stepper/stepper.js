@@ -5,10 +5,12 @@
 // file, a notebook whose kernel died). Plain modern JS: no framework, no
 // build, nothing loaded from the network.
 //
-// The view: one StepperView, its screen regions (header, variant bar, step
-// bar, status, cpu panels, lock and data tables, timeline, schedule field)
-// each built once and updated per step. What it shows comes from core.js,
-// the pure state and data functions (tested with node --test). Used two
+// The view: the screen regions (Header, VariantBar, StepBar, Status,
+// CpuPanels, Tables, Timeline, ScheduleField), each a class with build(),
+// variant(V) and update(ctx), and the StepperView that owns the state, syncs
+// it with the widget model and runs the actions (step, go, jump, toggle, bug,
+// keys). What they show comes from core.js, the pure state and data
+// functions (tested with node --test). Used two
 // ways: as an anywidget module (`export default {render}`), and inlined into
 // the standalone HTML, whose bootstrap calls `render()` with a small
 // stand-in for the widget model; both get core.js inlined in front of this
@@ -103,374 +105,116 @@ function storedLayout() {
   try { return window.localStorage.getItem(LAYOUT_KEY); } catch (e) { return null; }
 }
 
-class StepperView {
-  constructor(model, el) {
-    this.model = model;
-    this.el = el;
-    this.uid = "lkst" + (++instances) + "-" + Math.random().toString(36).slice(2, 8);
-    this.sched = [];      // cpu indices of the learner's schedule (incl. forward history)
-    this.pos = 0;         // how many of them are shown
-    this.carry = null;    // the schedule as it was before a variant toggle
-    this.bugIndex = -1;
-    this.synced = { schedule: null, position: null, variant: null };
-    this.handlers = [];
-    this.marked = [];
-    this.diffMarked = [];
-    this.lastBanner = "";
-    this.pending = false;
-    this.wanted = null;   // a variant being built by the kernel: {vid, names}
-    const onChange = () => {
-      if (this.pushing || this.pending) return;
-      this.pending = true;
-      queueMicrotask(() => { this.pending = false; this.pull(); });
-    };
-    for (const name of ["schedule", "position", "variant"]) this.listen("change:" + name, onChange);
-    this.listen("change:data", () => this.load(model.get("data")));
-    this.listen("msg:custom", (msg) => this.onMessage(msg));
-    this.onFullscreen = () => { if (!document.fullscreenElement && this.root && this.root.classList.contains("lk-present")) this.present(false); };
-    document.addEventListener("fullscreenchange", this.onFullscreen);
-    this.load(model.get("data"));
-  }
+// A screen region: built once (build), rebuilt for each variant (variant),
+// updated after every step (update, with ctx = {path, pos, sid}). It reads the
+// view's state through the getters below and calls the view for actions.
+class Region {
+  constructor(view) { this.v = view; }
+  get V() { return this.v.V; }
+  get T() { return this.v.T; }
+  get data() { return this.v.data; }
+  get uid() { return this.v.uid; }
+  get sched() { return this.v.sched; }
+  get pos() { return this.v.pos; }
+  get compact() { return this.v.compact; }
+  get root() { return this.v.root; }
+  walked() { return this.v.walked(); }
+  blocker(sid, c, long = false) { return this.v.blocker(sid, c, long); }
+  kindAt(sid, c) { return this.v.kindAt(sid, c); }
+  swatch(name) { return this.v.swatch(name); }
+  pid(name, read = false) { return this.v.pid(name, read); }
+  findingsUpTo(pos) { return this.v.findingsUpTo(pos); }
+  cycleText(f) { return this.v.cycleText(f); }
+  variant(V) { /* most regions have nothing per variant */ }
+  update(ctx) { /* nor per step */ }
+}
 
-  listen(ev, fn) {
-    try { this.model.on(ev, fn); this.handlers.push([ev, fn]); } catch (e) { /* a model without it */ }
-  }
-
-  destroy() {
-    if (this.resizeObs) this.resizeObs.disconnect();
-    document.removeEventListener("fullscreenchange", this.onFullscreen);
-    for (const [ev, fn] of this.handlers) { try { this.model.off(ev, fn); } catch (e) { /* no kernel */ } }
-    this.el.textContent = "";
-  }
-
-  // -- model sync ----------------------------------------------------------
-  push() {
-    const schedule = this.names(this.sched).join(" ");
-    const vals = { schedule, position: this.pos, variant: this.V.id };
-    this.pushing = true;
-    try {
-      for (const [k, v] of Object.entries(vals)) {
-        if (this.model.get(k) !== v) this.model.set(k, v);
-      }
-      this.synced = vals;
-      try { this.model.save_changes(); } catch (e) { /* no kernel: keep stepping */ }
-    } finally {
-      this.pushing = false;
-    }
-  }
-
-  pull() {
-    // Python moved the view: variant, schedule and/or position.
-    const m = this.model;
-    if (!this.V) return;            // no data (yet): nothing to move
-    const vid = m.get("variant") || this.data.variants[0].id;
-    const sched = m.get("schedule") || "";
-    const pos = m.get("position");
-    const s = this.synced;
-    if (vid === s.variant && sched === s.schedule && pos === s.position) return;
-    if (vid !== this.V.id) {
-      const V = this.data.variants.find((v) => v.id === vid);
-      if (!V) { this.note(`No variant '${vid}' here (variants: ${this.data.variants.map((v) => v.id).join(", ")}).`); this.push(); return; }
-      if (V.pending) { this.request(vid, null, true); return; }
-      this.useVariant(V);
-    }
-    const p = this.parse(sched);
-    this.carry = null;
-    this.sched = p.cpus;
-    const posChanged = pos !== s.position;
-    this.pos = Math.max(0, Math.min(this.sched.length, (sched !== s.schedule && !posChanged) || pos == null ? this.sched.length : pos));
-    this.showError(p.error);
-    this.update();
-    this.push();
-  }
-
-  // A variant too large to ship with the page is built by the kernel when opened.
-  request(vid, names, fromPython = false) {
-    const V = this.data.variants.find((v) => v.id === vid);
-    this.wanted = { vid, names, fromPython, from: this.V ? this.V.id : null };
-    for (const [id, b] of Object.entries(this.variantButtons)) b.setAttribute("aria-busy", String(id === vid));
-    let sent = false;
-    try {
-      if (typeof this.model.send === "function") { this.model.send({ type: "want", variant: vid }); sent = true; }
-    } catch (e) { sent = false; }
-    if (!sent) {
-      this.wanted = null;
-      this.note(`'${vid}' is built by the notebook's kernel when you open it (${V.note}); there is no kernel here. ` +
-        `Export it with: python -m labkit export ${this.data.case.id} --variant ${vid}`);
-      return;
-    }
-    this.note(`⏳ Building '${vid}' in the kernel: ${V.note}. This takes a few seconds…`);
-    this.noteEl.classList.add("lk-busy");
-    clearTimeout(this.wantTimer);
-    this.wantTimer = setTimeout(() => {
-      if (this.wanted && this.wanted.vid === vid) this.note(`⏳ Still building '${vid}' (is the kernel running? Run the cell again if it was restarted)…`);
-    }, 30000);
-  }
-
-  onMessage(msg) {
-    if (!msg || typeof msg !== "object") return;
-    if (msg.type === "variant_error") {
-      this.wanted = null;
-      this.noteEl.classList.remove("lk-busy");
-      this.note(`Could not build '${msg.id}': ${msg.message}`);
-      return;
-    }
-    if (msg.type !== "variant" || !msg.variant) return;
-    const i = this.data.variants.findIndex((v) => v.id === msg.id);
-    if (i < 0) return;
-    const V = msg.variant;
-    V.texts = msg.texts;
-    this.data.variants[i] = V;
-    const b = this.variantButtons[msg.id];
-    if (b) { b.removeAttribute("aria-busy"); b.classList.remove("lk-pending"); b.title = V.title; }
-    const w = this.wanted;
-    if (!w || w.vid !== msg.id) return;
-    this.wanted = null;
-    clearTimeout(this.wantTimer);
-    this.noteEl.classList.remove("lk-busy");
-    if (w.fromPython) { this.useVariant(V); this.synced = {}; this.pull(); }
-    else this.toggleVariant(msg.id, w.names);
-  }
-
-  // -- data ------------------------------------------------------------------
-  load(data) {
-    if (this.resizeObs) { this.resizeObs.disconnect(); this.resizeObs = null; }
-    this.data = data;
-    this.T = data && data.texts;
-    this.V = null;
-    this.el.textContent = "";
-    if (!data || !data.variants || !data.variants.length) {
-      this.el.append(h("div", { class: "lk-stepper", text: "No stepper data." }));
-      return;
-    }
-    const V = variantOf(data, this.model.get("variant"));
-    this.buildShell();
-    this.useVariant(V);
-    const init = initialState(data, V.id, this.model.get("schedule") || "", this.model.get("position"));
-    this.adopt(init.state);
-    this.showError(init.error);
-    this.update();
-    this.synced = { schedule: this.model.get("schedule"), position: this.model.get("position"), variant: this.model.get("variant") };
-    if (init.error || this.synced.variant !== V.id || this.synced.position !== this.pos) this.push();
-  }
-
-  names(cpus) { return cpus.map((c) => this.V.cpus[c].name); }
-
-  // The core's state {variant, schedule, position, carry}: read it, adopt a new one.
-  state() { return { variant: this.V.id, schedule: this.sched, position: this.pos, carry: this.carry }; }
-  adopt(st) {
-    if (st.variant !== this.V.id) this.useVariant(this.data.variants.find((v) => v.id === st.variant));
-    this.sched = st.schedule;
-    this.pos = st.position;
-    this.carry = st.carry;
-  }
-  blocker(sid, c, long = false) { return blocker(this.V, this.T, sid, c, long); }
-  parse(text) { return parseSchedule(this.V, this.T, text); }
-  kindAt(sid, c) {
-    const V = this.V;
-    const frames = V.threads[V.states[sid][c]][0];
-    const top = frames[frames.length - 1];
-    const fn = top && V.functions[top[0]];
-    return fn && fn.kinds ? fn.kinds[top[1]] : null;
-  }
-
-  // -- the static skeleton: one region after the other -------------------------
-  buildShell() {
-    const root = h("div", {
-      class: "lk-stepper", tabindex: "0", role: "group",
-      "aria-label": `Stepper: ${this.data.case.title}`,
-      "data-lm-suppress-shortcuts": "true",
-      onkeydown: (e) => this.onKey(e),
-    });
-    this.root = root;
-    root._labkit = this;   // test hook: el.querySelector('.lk-stepper')._labkit
-
-    const defs = h("div", { class: "lk-defs", "aria-hidden": "true" });
-    defs.innerHTML = `<svg width="0" height="0" style="position:absolute"><defs>${this.patternDefs()}</defs></svg>`;
-    root.append(defs);
-    root.append(this.buildHeader(), this.buildVariantBar(), this.buildControls(), this.buildStatus());
-    const main = h("div", { class: "lk-main" });
-    main.append(this.buildCpus(), this.buildTables(), this.buildTimeline());
-    root.append(main, this.buildScheduleField());
-    this.el.append(root);
-    const stored = storedLayout();
-    const small = typeof window !== "undefined" && window.innerHeight && window.innerHeight < 900;
-    this.setCompact(stored ? stored === "compact" : !!small, false);
-    if (window.ResizeObserver) {
-      // A wider or narrower notebook, or a larger font: redraw the timeline to fit (on the next frame).
-      this.resizeObs = new ResizeObserver(() => this.afterFrame());
-      this.resizeObs.observe(this.timeline);
-      this.resizeObs.observe(root);
-    }
-  }
-
-  buildHeader() {
+// The case's title and summary; the layout buttons (Compact, Present).
+class Header extends Region {
+  build() {
     const d = this.data;
     this.layoutBtn = h("button", { type: "button", class: "lk-btn lk-tool lk-layout", "aria-pressed": "false",
       title: "Compact layout: controls, timeline and code on one screen (for a projector)", text: "Compact",
-      onclick: () => this.setCompact(!this.compact, true) });
+      onclick: () => this.v.setCompact(!this.compact, true) });
     this.presentBtn = h("button", { type: "button", class: "lk-btn lk-tool lk-present-btn", "aria-pressed": "false",
       title: "Present: the stepper alone, full screen, larger text (Esc leaves)", text: "Present",
-      onclick: () => this.present(!this.root.classList.contains("lk-present")) });
+      onclick: () => this.v.present(!this.root.classList.contains("lk-present")) });
     return h("div", { class: "lk-head" },
       h("div", { class: "lk-title" },
         h("strong", { text: d.case.title }),
         h("span", { class: "lk-summary", title: d.case.summary || "", text: d.case.summary || "" })),
       h("div", { class: "lk-tools" }, this.layoutBtn, this.presentBtn));
   }
+}
 
-  buildVariantBar() {
+// The variants (versions of the code), Show me a bug, Reset; the variant's title and what its fix changed.
+class VariantBar extends Region {
+  build() {
     const d = this.data;
     this.variantBar = h("div", { class: "lk-variants", role: "group", "aria-label": "Variant (version of the code)" });
-    this.variantButtons = {};
+    this.buttons = {};
     for (const v of d.variants) {
       const b = h("button", {
         type: "button", class: "lk-btn lk-variant" + (v.pending ? " lk-pending" : ""), "aria-pressed": "false",
         title: v.pending ? `${v.title} (${v.note})` : v.title,
-        "data-variant": v.id, text: v.id, onclick: () => this.toggleVariant(v.id),
+        "data-variant": v.id, text: v.id, onclick: () => this.v.toggleVariant(v.id),
       });
-      this.variantButtons[v.id] = b;
+      this.buttons[v.id] = b;
       this.variantBar.append(b);
     }
     this.bugBtn = h("button", { type: "button", class: "lk-btn lk-bug", text: "Show me a bug",
       title: "Load the explorer's shortest schedule that reaches a bug in this variant",
-      onclick: () => this.showBug() });
+      onclick: () => this.v.showBug() });
     this.resetBtn = h("button", { type: "button", class: "lk-btn", text: "Reset", "aria-label": "Reset to the start",
-      onclick: () => { this.carry = null; this.sched = []; this.pos = 0; this.showError(null); this.note(""); this.changed(); } });
+      onclick: () => this.v.reset() });
     this.variantTitle = h("div", { class: "lk-variant-title" });
-    this.diffNote = h("div", { class: "lk-diffnote", hidden: true });
+    this.diffEl = h("div", { class: "lk-diffnote", hidden: true });
     return h("div", { class: "lk-vbox" },
       h("div", { class: "lk-bar" }, h("span", { class: "lk-label", text: "Variant:" }), this.variantBar, this.bugBtn, this.resetBtn),
-      this.variantTitle, this.diffNote);
+      this.variantTitle, this.diffEl);
   }
 
-  buildControls() {
+  variant(V) {
+    for (const [id, b] of Object.entries(this.buttons)) b.setAttribute("aria-pressed", String(id === V.id));
+    this.variantTitle.textContent = `${V.id}: ${V.title}` + (V.mode === "traces" ? ` (${V.note})` : "");
+    this.variantTitle.title = this.variantTitle.textContent;
+    this.diffNote(null);
+  }
+
+  // Says how many lines the fix changed against `fromId` (null: nothing to say).
+  diffNote(counts, fromId) {
+    const el = this.diffEl;
+    if (!counts) { el.hidden = true; el.textContent = ""; return; }
+    const V = this.V;
+    const { nChanged, nRemoved } = counts;
+    if (!nChanged && !nRemoved) {
+      el.textContent = `The code of '${V.id}' is the same as '${fromId}' in the functions shown.`;
+    } else {
+      el.textContent = "";
+      el.append(h("span", { class: "lk-diffkey lk-diffplus", text: "+" }),
+        ` ${nChanged} line${nChanged === 1 ? "" : "s"} new or changed from '${fromId}'`,
+        nRemoved ? h("span", null, " · ", h("span", { class: "lk-diffkey lk-diffminus", text: "−" }), ` ${nRemoved} removed (hover the marked line)`) : null);
+    }
+    el.hidden = false;
+  }
+}
+
+// A Step button per cpu, each in a box of its own (fixed places), Back, Forward, the slider.
+class StepBar extends Region {
+  build() {
     // Step buttons (one per cpu, each in a box of its own fixed size, so a reason
     // appearing under one never moves another), back/forward, slider.
     this.stepBar = h("div", { class: "lk-steps", role: "group", "aria-label": "Step a cpu" });
-    this.backBtn = h("button", { type: "button", class: "lk-btn lk-navbtn", "aria-label": "Back one step", title: "Back (←)", text: "◀ Back", onclick: () => this.go(this.pos - 1) });
-    this.fwdBtn = h("button", { type: "button", class: "lk-btn lk-navbtn", "aria-label": "Forward one step", title: "Forward (→)", text: "Forward ▶", onclick: () => this.go(this.pos + 1) });
+    this.backBtn = h("button", { type: "button", class: "lk-btn lk-navbtn", "aria-label": "Back one step", title: "Back (←)", text: "◀ Back", onclick: () => this.v.go(this.pos - 1) });
+    this.fwdBtn = h("button", { type: "button", class: "lk-btn lk-navbtn", "aria-label": "Forward one step", title: "Forward (→)", text: "Forward ▶", onclick: () => this.v.go(this.pos + 1) });
     this.slider = h("input", { type: "range", class: "lk-slider", min: "0", max: "0", value: "0", "aria-label": "Steps shown",
-      oninput: (e) => this.go(+e.target.value) });
+      oninput: (e) => this.v.go(+e.target.value) });
     this.posLabel = h("span", { class: "lk-pos", "aria-live": "off" });
     return h("div", { class: "lk-controls" }, this.stepBar,
       h("div", { class: "lk-nav" }, this.backBtn, this.fwdBtn, this.slider, this.posLabel));
   }
 
-  buildStatus() {
-    this.lastStep = h("div", { class: "lk-last", "aria-live": "polite" });
-    this.banner = h("div", { class: "lk-banner", role: "alert", hidden: true });
-    this.noteEl = h("div", { class: "lk-note", "aria-live": "polite", hidden: true });
-    return h("div", { class: "lk-statusbox" }, this.lastStep, this.banner, this.noteEl);
-  }
-
-  buildCpus() {
-    this.legend = h("div", { class: "lk-legend", text: "▶ next line to run · ‖ waiting on this line · ✓ line just run · ↳ call in progress · ∅ changes nothing shared" });
-    this.cpuGrid = h("div", { class: "lk-cpus" });
-    return h("div", { class: "lk-cpubox" }, this.legend, this.cpuGrid);
-  }
-
-  buildTables() {
-    this.lockTable = h("table", { class: "lk-locks" });
-    this.dataEl = h("div", { class: "lk-data" });
-    return h("div", { class: "lk-tables" },
-      h("div", { class: "lk-lockbox" }, h("div", { class: "lk-h", text: "Locks" }), this.lockTable),
-      this.dataEl);
-  }
-
-  buildTimeline() {
-    this.timeline = h("div", { class: "lk-timeline" });
-    this.tlLegend = h("div", { class: "lk-tl-legend" });
-    return h("div", { class: "lk-tlbox" }, h("div", { class: "lk-h lk-tl-h", text: "Timeline" }), this.timeline, this.tlLegend);
-  }
-
-  buildScheduleField() {
-    const inId = this.uid + "-sched", errId = this.uid + "-err";
-    this.input = h("input", { type: "text", id: inId, class: "lk-input", spellcheck: "false", autocomplete: "off",
-      "aria-describedby": errId, placeholder: "e.g. CPU0 CPU1 CPU0*",
-      onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); this.jump(); } e.stopPropagation(); } });
-    this.goBtn = h("button", { type: "button", class: "lk-btn", text: "Go", "aria-label": "Go to this schedule", onclick: () => this.jump() });
-    this.copyBtn = h("button", { type: "button", class: "lk-btn", text: "Copy", "aria-label": "Copy the schedule", onclick: () => this.copy() });
-    this.errEl = h("div", { class: "lk-error", id: errId, role: "status" });
-    return h("div", { class: "lk-schedbox" },
-      h("div", { class: "lk-schedule" },
-        h("label", { for: inId, class: "lk-label", text: "Schedule:" }), this.input, this.goBtn, this.copyBtn), this.errEl,
-      h("div", { class: "lk-keys", text: "Keys (click the stepper first): 0–9 step that cpu · ← → back / forward · Home / End · Esc leaves Present" }));
-  }
-
-  setCompact(on, remember) {
-    this.compact = !!on;
-    this.root.classList.toggle("lk-compact", this.compact);
-    this.layoutBtn.setAttribute("aria-pressed", String(this.compact));
-    if (remember) { try { window.localStorage.setItem(LAYOUT_KEY, this.compact ? "compact" : "full"); } catch (e) { /* private mode */ } }
-    this.tlKey = null;
-    if (this.V) this.update();
-  }
-
-  present(on) {
-    const root = this.root;
-    root.classList.toggle("lk-present", on);
-    this.presentBtn.setAttribute("aria-pressed", String(on));
-    this.presentBtn.textContent = on ? "Leave (Esc)" : "Present";
-    if (on) {
-      this.wasCompact = this.compact;
-      this.setCompact(true, false);
-      try { if (root.requestFullscreen && !document.fullscreenElement) root.requestFullscreen().catch(() => { /* the page fills the window instead */ }); } catch (e) { /* idem */ }
-    } else {
-      this.setCompact(this.wasCompact, false);
-      try { if (document.fullscreenElement === root) document.exitFullscreen(); } catch (e) { /* already out */ }
-    }
-    root.focus({ preventScroll: true });
-    this.tlKey = null;
-    this.afterFrame();
-  }
-
-  patternDefs() {
-    // Per lock: a write pattern (colour + hatch in a darker shade, as the static
-    // timeline) and a read one (paler, half the hatch density).
-    let s = "";
-    const style = this.data.lock_style;
-    for (const name of Object.keys(style)) {
-      const st = style[name];
-      const ink = PATTERN_INK[st.pattern] || "";
-      const dark = mix(st.color, "#000000", 0.35);
-      s += `<pattern id="${this.pid(name)}" patternUnits="userSpaceOnUse" width="6" height="6">` +
-        `<rect width="6" height="6" fill="${st.color}"/>` +
-        `<g stroke="${dark}" stroke-width="1" fill="${dark}">${ink}</g></pattern>`;
-      s += `<pattern id="${this.pid(name, true)}" patternUnits="userSpaceOnUse" width="12" height="12">` +
-        `<rect width="12" height="12" fill="${st.color}" fill-opacity="0.5"/>` +
-        `<g stroke="${dark}" stroke-width="1" fill="${dark}" stroke-opacity="0.8">${ink}</g></pattern>`;
-    }
-    // A freed object: hatched in the finding colour.
-    s += `<pattern id="${this.uid}-freed" patternUnits="userSpaceOnUse" width="6" height="6">` +
-      `<path d="M-1,1l2,-2M0,6l6,-6M5,7l2,-2" stroke="${this.data.finding_color}" stroke-width="1.2"/></pattern>`;
-    return s;
-  }
-
-  pid(lockName, read = false) {
-    const keys = Object.keys(this.data.lock_style);
-    return `${this.uid}-pat${keys.indexOf(lockName)}${read ? "r" : ""}`;
-  }
-
-  swatch(lockName) {
-    const st = this.data.lock_style[lockName] || { color: "#999999" };
-    const span = h("span", { class: "lk-swatch", "aria-hidden": "true" });
-    span.innerHTML = `<svg width="14" height="14" viewBox="0 0 14 14"><rect x="0.5" y="0.5" width="13" height="13" ` +
-      `fill="url(#${this.pid(lockName)})" stroke="${st.color}"/></svg>`;
-    return span;
-  }
-
-  // -- per variant -------------------------------------------------------------
-  useVariant(V) {
-    this.V = V;
-    this.T = V.texts || this.data.texts;
-    this.bugIndex = -1;
-    this.path = null;
-    for (const [id, b] of Object.entries(this.variantButtons)) b.setAttribute("aria-pressed", String(id === V.id));
-    this.variantTitle.textContent = `${V.id}: ${V.title}` + (V.mode === "traces" ? ` (${V.note})` : "");
-    this.variantTitle.title = this.variantTitle.textContent;
-    this.showDiff(null);
-
+  variant(V) {
     // Step buttons.
     this.stepBar.textContent = "";
     this.stepBar.style.setProperty("--lk-nstep", String(V.cpus.length));
@@ -478,18 +222,116 @@ class StepperView {
       const why = h("span", { class: "lk-why", id: `${this.uid}-why${c}` });
       const b = h("button", { type: "button", class: "lk-btn lk-step", "data-cpu": cpu.name,
         "aria-describedby": `${this.uid}-why${c}`, text: `Step ${cpu.name}`,
-        onclick: () => this.stepCpu(c) });
+        onclick: () => this.v.stepCpu(c) });
       this.stepBar.append(h("div", { class: "lk-stepbox" }, b, why));
       return { b, why };
     });
-
-    this.buildPanels(V);
-    this.buildLockRows(V);
-    this.legendKey = null;
-    this.tlKey = null;
   }
 
-  buildPanels(V) {
+  update({ path, pos, sid }) {
+    this.updateControls(path, pos, sid);
+  }
+
+  updateControls(path, pos, sid) {
+    const V = this.V, ncpu = V.cpus.length;
+    for (let c = 0; c < ncpu; c++) {
+      const why = this.blocker(sid, c);
+      const { b, why: w } = this.stepBtns[c];
+      b.disabled = !!why;
+      let next = "";
+      if (!why) {
+        const [, stepId] = V.next[sid][c];
+        const [, , ev, det] = V.steps[stepId];
+        const kind = this.kindAt(sid, c);
+        next = isNoOp(ev, kind) ? "next: a line that changes nothing shared" : `next: ${eventWords(ev, det, kind)}`;
+      }
+      b.title = why ? `${V.cpus[c].name} cannot step: ${this.blocker(sid, c, true)}` : `Run ${V.cpus[c].name}'s next line (key ${c < 10 ? c : "—"}); ${next}`;
+      w.textContent = why ? why : next;
+      w.classList.toggle("lk-blocked", !!why);
+      w.classList.toggle("lk-next", !why);
+      w.hidden = false;
+    }
+    this.backBtn.disabled = pos === 0;
+    this.fwdBtn.disabled = pos >= this.sched.length;
+    this.slider.max = String(this.sched.length);
+    this.slider.value = String(pos);
+    this.slider.setAttribute("aria-valuetext", `step ${pos} of ${this.sched.length}`);
+    this.posLabel.textContent = `step ${pos} of ${this.sched.length}`;
+  }
+}
+
+// What the last step did; the banner of the findings so far; notes.
+class Status extends Region {
+  build() {
+    this.lastBanner = "";
+    this.lastStep = h("div", { class: "lk-last", "aria-live": "polite" });
+    this.banner = h("div", { class: "lk-banner", role: "alert", hidden: true });
+    this.noteEl = h("div", { class: "lk-note", "aria-live": "polite", hidden: true });
+    return h("div", { class: "lk-statusbox" }, this.lastStep, this.banner, this.noteEl);
+  }
+
+  update({ path, pos }) {
+    this.updateLastStep(path, pos);
+    this.updateBanner(pos);
+  }
+
+  updateLastStep(path, pos) {
+    const V = this.V, T = this.T;
+    const lastStep = pos > 0 ? V.steps[path.steps[pos - 1]] : null;
+    this.lastStep.classList.remove("lk-noopstep");
+    if (!lastStep) {
+      this.lastStep.textContent = this.sched.length ? "Step 0: the start." : "The start: click a Step button (or press a cpu's digit) to run that cpu's next line.";
+      return;
+    }
+    const [c, t, ev, det] = lastStep;
+    const kind = this.kindAt(path.sids[pos - 1], c);
+    const what = eventWords(ev, det, kind);
+    this.lastStep.textContent = "";
+    this.lastStep.append(h("strong", { text: `Step ${pos}: ` }), `${V.cpus[c].name} ${what} — `, codeEl(T[t]));
+    if (isNoOp(ev, kind)) {
+      this.lastStep.classList.add("lk-noopstep");
+      this.lastStep.append(h("span", { class: "lk-noopword", text: " ∅ no lock, refcount, object or shared variable changed: the line is there so the code reads whole" }));
+    } else if (isCommentOnly(T[t])) {
+      this.lastStep.append(h("span", { class: "lk-noopword", text: " (the line is only a comment: this step is the model's bookkeeping)" }));
+    }
+    this.lastStep.title = this.lastStep.textContent;     // the compact layout cuts it to one line
+  }
+
+  updateBanner(pos) {
+    const found = this.findingsUpTo(pos);
+    const bannerKey = found.map((f) => f.step + ":" + f.message).join("|");
+    if (bannerKey === this.lastBanner) return;
+    this.lastBanner = bannerKey;
+    this.banner.textContent = "";
+    for (const f of found) {
+      const cyc = this.cycleText(f);
+      this.banner.append(h("div", { class: "lk-finding", "data-kind": f.kind },
+        h("span", { class: "lk-fmark", "aria-hidden": "true", text: f.kind === "deadlock" ? "✖" : f.kind === "warn" ? "▲" : "✱" }),
+        h("strong", { text: `${KIND_LABEL[f.kind] || f.kind} at step ${f.step}: ` }),
+        h("span", { text: f.message }),
+        cyc ? h("div", { class: "lk-cycle" }, h("span", { class: "lk-label", text: "wait-for cycle: " }), h("code", { text: cyc })) : null));
+    }
+    this.banner.hidden = !found.length;
+  }
+
+  note(text) {
+    this.noteEl.classList.remove("lk-busy");
+    this.noteEl.textContent = text || "";
+    this.noteEl.hidden = !text;
+  }
+}
+
+// A panel per cpu: status, call stack, locks held, and the code of every function it can reach.
+class CpuPanels extends Region {
+  build() {
+    this.marked = [];
+    this.diffMarked = [];
+    this.legend = h("div", { class: "lk-legend", text: "▶ next line to run · ‖ waiting on this line · ✓ line just run · ↳ call in progress · ∅ changes nothing shared" });
+    this.cpuGrid = h("div", { class: "lk-cpus" });
+    return h("div", { class: "lk-cpubox" }, this.legend, this.cpuGrid);
+  }
+
+  variant(V) {
     // Cpu panels: the code of every function the cpu can reach.
     const T = this.T;
     this.cpuGrid.textContent = "";
@@ -534,306 +376,8 @@ class StepperView {
     this.diffMarked = [];
   }
 
-  buildLockRows(V) {
-    this.lockTable.textContent = "";
-    this.lockTable.append(h("thead", null, h("tr", null,
-      ...["Lock", "Kind", "Held by", "Readers", "Waiting (in order)"].map((t) => h("th", { scope: "col", text: t })))));
-    this.lockBody = h("tbody");
-    this.lockTable.append(this.lockBody);
-    // One row per lock; its live cells are owner, readers, waiters.
-    this.lockRows = V.locks.map((l) => {
-      const cells = [h("td"), h("td"), h("td")];
-      const kind = l.kind === "rwsem" ? (l.reader_pref ? "rwsem (reader-pref.)" : "rwsem") : l.kind;
-      this.lockBody.append(h("tr", { "data-lock": l.name },
-        h("th", { scope: "row" }, this.swatch(l.name), h("code", { text: l.name })),
-        h("td", { text: kind }), ...cells));
-      return cells;
-    });
-  }
-
-  // The lines the fix changed: `to` against `from` (computed in Python at export).
-  showDiff(fromId) {
-    for (const row of this.diffMarked) { row.classList.remove("lk-changed", "lk-removed"); row.removeAttribute("data-removed"); }
-    this.diffMarked = [];
-    const rel = fromId && this.data.relations && this.data.relations[this.V.id] && this.data.relations[this.V.id][fromId];
-    if (!rel) { this.diffNote.hidden = true; this.diffNote.textContent = ""; return; }
-    const V = this.V;
-    // Counted once per line of code, though two cpus may show the same function.
-    const changedSet = new Set(), removedSet = new Set();
-    const byName = new Map(V.functions.map((f, i) => [f.name, i]));
-    for (const P of this.panels) {
-      for (const [fname, pcs] of Object.entries(rel.changed || {})) {
-        const rows = P.lines[byName.get(fname)];
-        if (!rows) continue;
-        for (const pc of pcs) if (rows[pc]) { rows[pc].classList.add("lk-changed"); this.diffMarked.push(rows[pc]); changedSet.add(fname + ":" + pc); }
-      }
-      for (const fname of rel.new || []) {
-        const rows = P.lines[byName.get(fname)];
-        if (!rows) continue;
-        rows.forEach((r, pc) => { r.classList.add("lk-changed"); this.diffMarked.push(r); changedSet.add(fname + ":" + pc); });
-      }
-      for (const [fname, spots] of Object.entries(rel.removed || {})) {
-        const f = byName.get(fname);
-        const rows = P.lines[f];
-        if (!rows) continue;
-        for (const [at, texts] of spots) {
-          const row = rows[at] || P.ends[f];
-          row.classList.add("lk-removed");
-          row.setAttribute("data-removed", `− removed here in '${this.V.id}': ${texts.join(" ")}`);
-          if (!row.title) row.title = row.getAttribute("data-removed");
-          this.diffMarked.push(row);
-          texts.forEach((t, i) => removedSet.add(`${fname}:${at}:${i}`));
-        }
-      }
-    }
-    const nChanged = changedSet.size, nRemoved = removedSet.size;
-    if (!nChanged && !nRemoved) {
-      this.diffNote.textContent = `The code of '${V.id}' is the same as '${fromId}' in the functions shown.`;
-    } else {
-      this.diffNote.textContent = "";
-      this.diffNote.append(h("span", { class: "lk-diffkey lk-diffplus", text: "+" }),
-        ` ${nChanged} line${nChanged === 1 ? "" : "s"} new or changed from '${fromId}'`,
-        nRemoved ? h("span", null, " · ", h("span", { class: "lk-diffkey lk-diffminus", text: "−" }), ` ${nRemoved} removed (hover the marked line)`) : null);
-    }
-    this.diffNote.hidden = false;
-  }
-
-  // -- actions -----------------------------------------------------------------
-  changed() { this.update(); this.push(); }
-
-  stepCpu(c) {
-    const before = this.state();
-    const st = stepState(this.V, before, c, this.walked().sids[this.pos]);
-    if (st === before) return;
-    this.adopt(st);
-    this.showError(null);
-    this.note("");
-    this.changed();
-  }
-
-  go(p) {
-    const before = this.state();
-    const st = goState(before, p);
-    if (st === before) { this.update(); return; }
-    this.adopt(st);
-    this.changed();
-  }
-
-  jump() {
-    const r = jumpState(this.V, this.T, this.state(), this.input.value);
-    if (r.error) {
-      this.showError(r.error);
-      return;
-    }
-    this.showError(null);
-    this.adopt(r.state);
-    const n = r.state.schedule.length;
-    this.note(`Jumped to a schedule of ${n} step${n === 1 ? "" : "s"}.`);
-    this.changed();
-  }
-
-  copy() {
-    const text = this.names(this.sched.slice(0, this.pos)).join(" ");
-    const fallback = () => {
-      this.input.focus();
-      this.input.select();
-      let ok = false;
-      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
-      this.note(ok ? "Copied the schedule." : "The schedule is selected: press Ctrl+C (⌘C) to copy it.");
-    };
-    try {
-      if (navigator.clipboard && navigator.clipboard.writeText) {
-        navigator.clipboard.writeText(text).then(() => this.note("Copied the schedule."), fallback);
-        return;
-      }
-    } catch (e) { /* fall back */ }
-    fallback();
-  }
-
-  toggleVariant(vid, carried) {
-    if (vid === this.V.id) return;
-    const from = this.V;
-    const to = this.data.variants.find((v) => v.id === vid);
-    const names = carried || (this.carry ? this.carry : this.names(this.sched.slice(0, this.pos)));
-    if (to.pending) { this.request(vid, names); return; }
-    const hadFinding = this.findingsUpTo(this.pos);
-    const t = toggleState(this.data, this.state(), names, vid);
-    const r = t.carried;
-    this.adopt(t.state);
-    this.showDiff(from.id);
-    this.showError(null);
-    this.noteEl.textContent = "";
-    if (!r.sameThreads) {
-      // Another program: the schedule would compare different things.
-      const differ = threadsDiffer(from, to);
-      const bugs = to.explorer || [];
-      this.note(`Other threads run in '${vid}' (${differ}), so the schedule from '${from.id}' means nothing here: ` +
-        `starting from step 0. ` + (bugs.length
-        ? `The explorer finds ${bugs.length === 1 ? "a bug" : bugs.length + " bugs"} in '${vid}' of its own.`
-        : to.explored.complete ? `The explorer checked all ${to.explored.states} states of '${vid}': no bug.`
-          : `The explorer found no bug in '${vid}' within its budget.`));
-      if (bugs.length) {
-        this.noteEl.append(" ", h("button", { type: "button", class: "lk-btn lk-inline lk-ownbug",
-          text: `Show '${vid}''s own bug`, onclick: () => this.showBug() }));
-      }
-      this.changed();
-      return;
-    }
-    let text;
-    if (!names.length) text = `Now showing '${vid}'.`;
-    else if (r.msg) text = `The schedule runs ${r.cpus.length} of ${names.length} steps on '${vid}': ${r.msg}.`;
-    else text = `The schedule runs all ${names.length} steps on '${vid}'.`;
-    const nowFinding = this.findingsUpTo(this.pos);
-    if (hadFinding.length && !nowFinding.length) {
-      text += ` On '${from.id}' it reached: ${hadFinding.map((f) => KIND_LABEL[f.kind] || f.kind).join(", ")}; here, no bug so far.`;
-    }
-    this.note(text);
-    this.changed();
-  }
-
-  showBug() {
-    const V = this.V;
-    const bugs = V.explorer || [];
-    if (!bugs.length) {
-      const ex = V.explored;
-      this.note(ex.complete
-        ? `The explorer checked all ${ex.states} states of '${V.id}' and found no bug.`
-        : `The explorer found no bug in '${V.id}' within its budget (${ex.states} states; ${ex.stopped || "incomplete"}).`);
-      return;
-    }
-    const b = bugState(V, this.T, this.bugIndex + 1);
-    const bug = b.bug, idx = b.index;
-    this.adopt(b.state);
-    this.bugIndex = idx;
-    this.showError(b.error);
-    this.note(`Bug ${idx + 1} of ${bugs.length} in '${V.id}' (${KIND_LABEL[bug.kind] || bug.kind}), the shortest schedule: ` +
-      `${bug.step != null ? bug.step : b.state.schedule.length} steps. Step back with ◀ or ← to see how it got there.` +
-      (bugs.length > 1 ? " Click again for the next bug." : ""));
-    this.changed();
-  }
-
-  onKey(e) {
-    if (e.target && (e.target.tagName === "INPUT" && e.target.type === "text")) return;
-    if (e.altKey || e.ctrlKey || e.metaKey) return;
-    let handled = true;
-    if (/^[0-9]$/.test(e.key)) {
-      const c = +e.key;
-      if (c < this.V.cpus.length) {
-        const why = this.blocker(this.walked().sids[this.pos], c);
-        if (why) this.note(`${this.V.cpus[c].name} cannot step: ${why}`);
-        else this.stepCpu(c);
-      }
-    } else if (e.key === "ArrowLeft") this.go(this.pos - 1);
-    else if (e.key === "ArrowRight") this.go(this.pos + 1);
-    else if (e.key === "Home") this.go(0);
-    else if (e.key === "End") this.go(this.sched.length);
-    else if (e.key === "Escape" && this.root.classList.contains("lk-present")) this.present(false);
-    else handled = false;
-    if (handled) { e.preventDefault(); e.stopPropagation(); }
-  }
-
-  note(text) {
-    this.noteEl.classList.remove("lk-busy");
-    this.noteEl.textContent = text || "";
-    this.noteEl.hidden = !text;
-  }
-
-  showError(text) {
-    this.errEl.textContent = text || "";
-    this.errEl.hidden = !text;
-    if (text) this.input.setAttribute("aria-invalid", "true"); else this.input.removeAttribute("aria-invalid");
-    this.errShown = !!text;
-  }
-
-  // -- rendering -----------------------------------------------------------------
-  walked() {
-    const key = this.V.id + ":" + this.sched.join(",");
-    if (!this.path || this.pathKey !== key) { this.path = walk(this.V, this.sched); this.pathKey = key; }
-    return this.path;
-  }
-
-  findingsUpTo(pos) {
-    const p = this.walked(), out = [];
-    for (let i = 0; i < pos && i < p.shown.length; i++) for (const f of p.shown[i]) out.push(Object.assign({ step: i + 1 }, this.V.findings[f]));
-    return out;
-  }
-
-  cycleText(f) {
-    const V = this.V;
-    if (!f.cycle || !f.cycle.length) return "";
-    const parts = [V.cpus[f.cycle[0][0]].name];
-    for (const [, l, hcpu] of f.cycle) parts.push(V.locks[l].name, V.cpus[hcpu].name);
-    return parts.join(" → ");
-  }
-
-  update() {
-    const path = this.walked();
-    if (this.pos > path.sids.length - 1) this.pos = path.sids.length - 1;
-    const pos = this.pos;
-    const sid = path.sids[pos];
-    const focused = document.activeElement;
-    this.updateControls(path, pos, sid);
-    this.updateLastStep(path, pos);
+  update({ path, pos, sid }) {
     this.updatePanels(path, pos, sid);
-    this.afterFrame();
-    this.updateTables(sid);
-    this.updateBanner(pos);
-    this.drawTimeline(path, pos);
-    const text = this.names(this.sched.slice(0, pos)).join(" ");
-    if (document.activeElement !== this.input || !this.errShown) this.input.value = text;
-    this.input.setAttribute("data-schedule", text);
-    // A focused button that became disabled would drop the focus to the page
-    // (and the keys with it): keep it in the stepper.
-    if (focused && this.root.contains(focused) && focused.disabled) this.root.focus({ preventScroll: true });
-  }
-
-  updateControls(path, pos, sid) {
-    const V = this.V, ncpu = V.cpus.length;
-    for (let c = 0; c < ncpu; c++) {
-      const why = this.blocker(sid, c);
-      const { b, why: w } = this.stepBtns[c];
-      b.disabled = !!why;
-      let next = "";
-      if (!why) {
-        const [, stepId] = V.next[sid][c];
-        const [, , ev, det] = V.steps[stepId];
-        const kind = this.kindAt(sid, c);
-        next = isNoOp(ev, kind) ? "next: a line that changes nothing shared" : `next: ${eventWords(ev, det, kind)}`;
-      }
-      b.title = why ? `${V.cpus[c].name} cannot step: ${this.blocker(sid, c, true)}` : `Run ${V.cpus[c].name}'s next line (key ${c < 10 ? c : "—"}); ${next}`;
-      w.textContent = why ? why : next;
-      w.classList.toggle("lk-blocked", !!why);
-      w.classList.toggle("lk-next", !why);
-      w.hidden = false;
-    }
-    this.backBtn.disabled = pos === 0;
-    this.fwdBtn.disabled = pos >= this.sched.length;
-    this.slider.max = String(this.sched.length);
-    this.slider.value = String(pos);
-    this.slider.setAttribute("aria-valuetext", `step ${pos} of ${this.sched.length}`);
-    this.posLabel.textContent = `step ${pos} of ${this.sched.length}`;
-  }
-
-  updateLastStep(path, pos) {
-    const V = this.V, T = this.T;
-    const lastStep = pos > 0 ? V.steps[path.steps[pos - 1]] : null;
-    this.lastStep.classList.remove("lk-noopstep");
-    if (!lastStep) {
-      this.lastStep.textContent = this.sched.length ? "Step 0: the start." : "The start: click a Step button (or press a cpu's digit) to run that cpu's next line.";
-      return;
-    }
-    const [c, t, ev, det] = lastStep;
-    const kind = this.kindAt(path.sids[pos - 1], c);
-    const what = eventWords(ev, det, kind);
-    this.lastStep.textContent = "";
-    this.lastStep.append(h("strong", { text: `Step ${pos}: ` }), `${V.cpus[c].name} ${what} — `, codeEl(T[t]));
-    if (isNoOp(ev, kind)) {
-      this.lastStep.classList.add("lk-noopstep");
-      this.lastStep.append(h("span", { class: "lk-noopword", text: " ∅ no lock, refcount, object or shared variable changed: the line is there so the code reads whole" }));
-    } else if (isCommentOnly(T[t])) {
-      this.lastStep.append(h("span", { class: "lk-noopword", text: " (the line is only a comment: this step is the model's bookkeeping)" }));
-    }
-    this.lastStep.title = this.lastStep.textContent;     // the compact layout cuts it to one line
   }
 
   updatePanels(path, pos, sid) {
@@ -896,7 +440,73 @@ class StepperView {
     }
   }
 
-  updateTables(sid) {
+  // Marks the lines `rel` says changed (+) and where lines were removed (−); returns the counts.
+  markDiff(rel) {
+    for (const row of this.diffMarked) { row.classList.remove("lk-changed", "lk-removed"); row.removeAttribute("data-removed"); }
+    this.diffMarked = [];
+    if (!rel) return { nChanged: 0, nRemoved: 0 };
+    const V = this.V;
+    // Counted once per line of code, though two cpus may show the same function.
+    const changedSet = new Set(), removedSet = new Set();
+    const byName = new Map(V.functions.map((f, i) => [f.name, i]));
+    for (const P of this.panels) {
+      for (const [fname, pcs] of Object.entries(rel.changed || {})) {
+        const rows = P.lines[byName.get(fname)];
+        if (!rows) continue;
+        for (const pc of pcs) if (rows[pc]) { rows[pc].classList.add("lk-changed"); this.diffMarked.push(rows[pc]); changedSet.add(fname + ":" + pc); }
+      }
+      for (const fname of rel.new || []) {
+        const rows = P.lines[byName.get(fname)];
+        if (!rows) continue;
+        rows.forEach((r, pc) => { r.classList.add("lk-changed"); this.diffMarked.push(r); changedSet.add(fname + ":" + pc); });
+      }
+      for (const [fname, spots] of Object.entries(rel.removed || {})) {
+        const f = byName.get(fname);
+        const rows = P.lines[f];
+        if (!rows) continue;
+        for (const [at, texts] of spots) {
+          const row = rows[at] || P.ends[f];
+          row.classList.add("lk-removed");
+          row.setAttribute("data-removed", `− removed here in '${this.V.id}': ${texts.join(" ")}`);
+          if (!row.title) row.title = row.getAttribute("data-removed");
+          this.diffMarked.push(row);
+          texts.forEach((t, i) => removedSet.add(`${fname}:${at}:${i}`));
+        }
+      }
+    }
+    const nChanged = changedSet.size, nRemoved = removedSet.size;
+    return { nChanged, nRemoved };
+  }
+}
+
+// The lock table (owner, readers, waiters in order) and the data (refcounts, objects, variables).
+class Tables extends Region {
+  build() {
+    this.lockTable = h("table", { class: "lk-locks" });
+    this.dataEl = h("div", { class: "lk-data" });
+    return h("div", { class: "lk-tables" },
+      h("div", { class: "lk-lockbox" }, h("div", { class: "lk-h", text: "Locks" }), this.lockTable),
+      this.dataEl);
+  }
+
+  variant(V) {
+    this.lockTable.textContent = "";
+    this.lockTable.append(h("thead", null, h("tr", null,
+      ...["Lock", "Kind", "Held by", "Readers", "Waiting (in order)"].map((t) => h("th", { scope: "col", text: t })))));
+    this.lockBody = h("tbody");
+    this.lockTable.append(this.lockBody);
+    // One row per lock; its live cells are owner, readers, waiters.
+    this.lockRows = V.locks.map((l) => {
+      const cells = [h("td"), h("td"), h("td")];
+      const kind = l.kind === "rwsem" ? (l.reader_pref ? "rwsem (reader-pref.)" : "rwsem") : l.kind;
+      this.lockBody.append(h("tr", { "data-lock": l.name },
+        h("th", { scope: "row" }, this.swatch(l.name), h("code", { text: l.name })),
+        h("td", { text: kind }), ...cells));
+      return cells;
+    });
+  }
+
+  update({ sid }) {
     const V = this.V, ncpu = V.cpus.length;
     const st = V.states[sid];
     const lt = V.locktables[st[ncpu]];
@@ -922,65 +532,36 @@ class StepperView {
       this.dataEl.hidden = true;
     }
   }
+}
 
-  updateBanner(pos) {
-    const found = this.findingsUpTo(pos);
-    const bannerKey = found.map((f) => f.step + ":" + f.message).join("|");
-    if (bannerKey === this.lastBanner) return;
-    this.lastBanner = bannerKey;
-    this.banner.textContent = "";
-    for (const f of found) {
-      const cyc = this.cycleText(f);
-      this.banner.append(h("div", { class: "lk-finding", "data-kind": f.kind },
-        h("span", { class: "lk-fmark", "aria-hidden": "true", text: f.kind === "deadlock" ? "✖" : f.kind === "warn" ? "▲" : "✱" }),
-        h("strong", { text: `${KIND_LABEL[f.kind] || f.kind} at step ${f.step}: ` }),
-        h("span", { text: f.message }),
-        cyc ? h("div", { class: "lk-cycle" }, h("span", { class: "lk-label", text: "wait-for cycle: " }), h("code", { text: cyc })) : null));
-    }
-    this.banner.hidden = !found.length;
+// The timeline: a lane per cpu (locks held, waits, the data events), the data lanes, the cursor.
+class Timeline extends Region {
+  build() {
+    this.timeline = h("div", { class: "lk-timeline" });
+    this.tlLegend = h("div", { class: "lk-tl-legend" });
+    return h("div", { class: "lk-tlbox" }, h("div", { class: "lk-h lk-tl-h", text: "Timeline" }), this.timeline, this.tlLegend);
   }
 
-  // -- the timeline: the look of labkit/render/timeline.py --------------------
-  // Layout reads (scroll the current lines and the cursor into view) wait for the
-  // next frame, so a click never forces a layout of the page in the middle of its
-  // DOM writes.
-  afterFrame() {
-    if (this.frameQueued) return;
-    this.frameQueued = true;
-    requestAnimationFrame(() => {
-      this.frameQueued = false;
-      if (!this.root || !this.root.isConnected) return;
-      const moves = [];
-      for (const P of this.panels || []) {
-        const cur = P.code.querySelector(".lk-cur, .lk-wait");
-        if (!cur || P.code.scrollHeight <= P.code.clientHeight + 4) continue;
-        const top = cur.offsetTop - P.code.offsetTop;
-        if (top < P.code.scrollTop || top > P.code.scrollTop + P.code.clientHeight - 24) moves.push([P.code, Math.max(0, top - 40)]);
-      }
-      const tl = this.timeline, w = tl.clientWidth;
-      const fs = parseFloat(getComputedStyle(this.root).fontSize) || BASE_PX;
-      if ((w && w !== this.tlWidth) || fs !== this.fontPx) { this.tlWidth = w; this.fontPx = fs; this.tlKey = null; this.update(); return; }
-      if (this.tlCursorX !== undefined && tl.scrollWidth > w) {
-        const x = this.tlCursorX * this.tlScale;
-        if (x < tl.scrollLeft + 160 || x > tl.scrollLeft + w - 40) moves.push([tl, Math.max(0, x - w + 120), "left"]);
-      }
-      for (const [el, v, dir] of moves) { if (dir === "left") el.scrollLeft = v; else el.scrollTop = v; }
-    });
-  }
+  variant(V) { this.dirty(); }
+
+  // Redraw at the next update (the variant, the room or the font changed).
+  dirty() { this.key = null; this.legendKey = null; }
+
+  update({ path, pos }) { this.drawTimeline(path, pos); }
 
   drawTimeline(path, pos) {
     const V = this.V, T = this.T, ncpu = V.cpus.length;
     const n = path.steps.length;                   // the whole schedule; the cursor is at pos
     // Back and forward only move the cursor: redraw when the schedule (or the room) changes.
-    const key = `${V.id}|${this.sched.join(",")}|${this.tlWidth}|${this.fontPx}|${this.compact}`;
-    if (key === this.tlKey && this.tlCursor) { this.moveCursor(pos); return; }
-    this.tlKey = key;
+    const key = `${V.id}|${this.sched.join(",")}|${this.width}|${this.fontPx}|${this.compact}`;
+    if (key === this.key && this.cursor) { this.moveCursor(pos); return; }
+    this.key = key;
     const style = this.data.lock_style, FC = this.data.finding_color;
     const evStyle = Object.assign({}, DATA_EVENT_STYLE, this.data.event_style);
     // Drawn for a 13 px font, then scaled with the stepper's own font size
     // (JupyterLab's font settings, Presentation Mode, Present).
     const scale = (this.fontPx || BASE_PX) / BASE_PX;
-    this.tlScale = scale;
+    this.scale = scale;
     // Text, grid and page colours come from CSS classes (t-fg, s-grid, f-bg ...), so
     // the drawing follows a theme switch without being redrawn.
     const ivs = lockIntervals(V, path.steps, n);
@@ -999,7 +580,7 @@ class StepperView {
     const nameW = Math.max(...V.cpus.map((cpu) => Math.max(cpu.name.length * 7.6, Math.min(22, subOf(cpu).length) * 6.4)),
       ...lanes.map((l) => Math.min(22, l.name.length) * 6.9));
     const labelW = Math.max(110, Math.min(190, Math.ceil(nameW) + 18));
-    const avail = (this.tlWidth || 900) / scale - labelW - 24;
+    const avail = (this.width || 900) / scale - labelW - 24;
     const unit = Math.max(16, Math.min(56, Math.floor(avail / (Math.max(n, 8) + 1.6 + (cycles.length ? 0.9 * ncpu : 0)))));
     const compact = this.compact;
     const top = 22, stripH = 18, rowH = compact ? 18 : 20, footH = 12, dataH = 18;
@@ -1202,9 +783,9 @@ class StepperView {
       const r = svg.getBoundingClientRect();
       const u = (e.clientX - r.left) / scale;
       const k = Math.round((u - labelW) / unit + x0lim);
-      if (k >= 0 && k <= n && u > labelW - 4) this.go(k);
+      if (k >= 0 && k <= n && u > labelW - 4) this.v.go(k);
     });
-    this.tlCursor = {
+    this.cursor = {
       X, n, right: X(x1lim), width,
       future: svg.querySelector(".lk-future"), line: svg.querySelector(".lk-cursor"),
       label: svg.querySelector(".lk-cursor-label"),
@@ -1214,7 +795,7 @@ class StepperView {
   }
 
   moveCursor(pos) {
-    const C = this.tlCursor;
+    const C = this.cursor;
     const xc = pos > 0 ? C.X(pos) : C.X(0.5);
     C.line.setAttribute("x1", xc);
     C.line.setAttribute("x2", xc);
@@ -1225,7 +806,7 @@ class StepperView {
     C.label.textContent = pos ? "step " + pos : "start";
     C.future.setAttribute("x", xc + 1);
     C.future.setAttribute("width", pos < C.n ? C.right - xc - 1 : 0);
-    this.tlCursorX = xc;
+    this.cursorX = xc;
   }
 
   drawLegend(ivs, path, n, hasCycle, devs, lanes, rels) {
@@ -1278,6 +859,533 @@ class StepperView {
     }
     if (hasCycle) item(`<path d="M1,7H22" stroke="${FC}" stroke-width="2" stroke-dasharray="5 3"/><path d="M19,3L25,7L19,11Z" fill="${FC}"/>`, "waits for (deadlock cycle)");
     item(`<path d="M13,0V14" stroke="currentColor" stroke-width="2"/>`, "current step");
+  }
+}
+
+// The schedule as text (the replay string): type or paste one, Go, Copy; errors name the entry.
+class ScheduleField extends Region {
+  build() {
+    const inId = this.uid + "-sched", errId = this.uid + "-err";
+    this.input = h("input", { type: "text", id: inId, class: "lk-input", spellcheck: "false", autocomplete: "off",
+      "aria-describedby": errId, placeholder: "e.g. CPU0 CPU1 CPU0*",
+      onkeydown: (e) => { if (e.key === "Enter") { e.preventDefault(); this.v.jump(); } e.stopPropagation(); } });
+    this.goBtn = h("button", { type: "button", class: "lk-btn", text: "Go", "aria-label": "Go to this schedule", onclick: () => this.v.jump() });
+    this.copyBtn = h("button", { type: "button", class: "lk-btn", text: "Copy", "aria-label": "Copy the schedule", onclick: () => this.v.copy() });
+    this.errEl = h("div", { class: "lk-error", id: errId, role: "status" });
+    return h("div", { class: "lk-schedbox" },
+      h("div", { class: "lk-schedule" },
+        h("label", { for: inId, class: "lk-label", text: "Schedule:" }), this.input, this.goBtn, this.copyBtn), this.errEl,
+      h("div", { class: "lk-keys", text: "Keys (click the stepper first): 0–9 step that cpu · ← → back / forward · Home / End · Esc leaves Present" }));
+  }
+
+  update({ pos }) {
+    const text = this.v.names(this.sched.slice(0, pos)).join(" ");
+    if (document.activeElement !== this.input || !this.errShown) this.input.value = text;
+    this.input.setAttribute("data-schedule", text);
+  }
+
+  showError(text) {
+    this.errEl.textContent = text || "";
+    this.errEl.hidden = !text;
+    if (text) this.input.setAttribute("aria-invalid", "true"); else this.input.removeAttribute("aria-invalid");
+    this.errShown = !!text;
+  }
+}
+
+class StepperView {
+  constructor(model, el) {
+    this.model = model;
+    this.el = el;
+    this.uid = "lkst" + (++instances) + "-" + Math.random().toString(36).slice(2, 8);
+    this.sched = [];      // cpu indices of the learner's schedule (incl. forward history)
+    this.pos = 0;         // how many of them are shown
+    this.carry = null;    // the schedule as it was before a variant toggle
+    this.bugIndex = -1;
+    this.synced = { schedule: null, position: null, variant: null };
+    this.handlers = [];
+    this.pending = false;
+    this.wanted = null;   // a variant being built by the kernel: {vid, names}
+    const onChange = () => {
+      if (this.pushing || this.pending) return;
+      this.pending = true;
+      queueMicrotask(() => { this.pending = false; this.pull(); });
+    };
+    for (const name of ["schedule", "position", "variant"]) this.listen("change:" + name, onChange);
+    this.listen("change:data", () => this.load(model.get("data")));
+    this.listen("msg:custom", (msg) => this.onMessage(msg));
+    this.onFullscreen = () => { if (!document.fullscreenElement && this.root && this.root.classList.contains("lk-present")) this.present(false); };
+    document.addEventListener("fullscreenchange", this.onFullscreen);
+    this.load(model.get("data"));
+  }
+
+  listen(ev, fn) {
+    try { this.model.on(ev, fn); this.handlers.push([ev, fn]); } catch (e) { /* a model without it */ }
+  }
+
+  destroy() {
+    if (this.resizeObs) this.resizeObs.disconnect();
+    document.removeEventListener("fullscreenchange", this.onFullscreen);
+    for (const [ev, fn] of this.handlers) { try { this.model.off(ev, fn); } catch (e) { /* no kernel */ } }
+    this.el.textContent = "";
+  }
+
+  // -- model sync ----------------------------------------------------------
+  push() {
+    const schedule = this.names(this.sched).join(" ");
+    const vals = { schedule, position: this.pos, variant: this.V.id };
+    this.pushing = true;
+    try {
+      for (const [k, v] of Object.entries(vals)) {
+        if (this.model.get(k) !== v) this.model.set(k, v);
+      }
+      this.synced = vals;
+      try { this.model.save_changes(); } catch (e) { /* no kernel: keep stepping */ }
+    } finally {
+      this.pushing = false;
+    }
+  }
+
+  pull() {
+    // Python moved the view: variant, schedule and/or position.
+    const m = this.model;
+    if (!this.V) return;            // no data (yet): nothing to move
+    const vid = m.get("variant") || this.data.variants[0].id;
+    const sched = m.get("schedule") || "";
+    const pos = m.get("position");
+    const s = this.synced;
+    if (vid === s.variant && sched === s.schedule && pos === s.position) return;
+    if (vid !== this.V.id) {
+      const V = this.data.variants.find((v) => v.id === vid);
+      if (!V) { this.note(`No variant '${vid}' here (variants: ${this.data.variants.map((v) => v.id).join(", ")}).`); this.push(); return; }
+      if (V.pending) { this.request(vid, null, true); return; }
+      this.useVariant(V);
+    }
+    const p = this.parse(sched);
+    this.carry = null;
+    this.sched = p.cpus;
+    const posChanged = pos !== s.position;
+    this.pos = Math.max(0, Math.min(this.sched.length, (sched !== s.schedule && !posChanged) || pos == null ? this.sched.length : pos));
+    this.showError(p.error);
+    this.update();
+    this.push();
+  }
+
+  // A variant too large to ship with the page is built by the kernel when opened.
+  request(vid, names, fromPython = false) {
+    const V = this.data.variants.find((v) => v.id === vid);
+    this.wanted = { vid, names, fromPython, from: this.V ? this.V.id : null };
+    for (const [id, b] of Object.entries(this.variants.buttons)) b.setAttribute("aria-busy", String(id === vid));
+    let sent = false;
+    try {
+      if (typeof this.model.send === "function") { this.model.send({ type: "want", variant: vid }); sent = true; }
+    } catch (e) { sent = false; }
+    if (!sent) {
+      this.wanted = null;
+      this.note(`'${vid}' is built by the notebook's kernel when you open it (${V.note}); there is no kernel here. ` +
+        `Export it with: python -m labkit export ${this.data.case.id} --variant ${vid}`);
+      return;
+    }
+    this.note(`⏳ Building '${vid}' in the kernel: ${V.note}. This takes a few seconds…`);
+    this.noteEl.classList.add("lk-busy");
+    clearTimeout(this.wantTimer);
+    this.wantTimer = setTimeout(() => {
+      if (this.wanted && this.wanted.vid === vid) this.note(`⏳ Still building '${vid}' (is the kernel running? Run the cell again if it was restarted)…`);
+    }, 30000);
+  }
+
+  onMessage(msg) {
+    if (!msg || typeof msg !== "object") return;
+    if (msg.type === "variant_error") {
+      this.wanted = null;
+      this.noteEl.classList.remove("lk-busy");
+      this.note(`Could not build '${msg.id}': ${msg.message}`);
+      return;
+    }
+    if (msg.type !== "variant" || !msg.variant) return;
+    const i = this.data.variants.findIndex((v) => v.id === msg.id);
+    if (i < 0) return;
+    const V = msg.variant;
+    V.texts = msg.texts;
+    this.data.variants[i] = V;
+    const b = this.variants.buttons[msg.id];
+    if (b) { b.removeAttribute("aria-busy"); b.classList.remove("lk-pending"); b.title = V.title; }
+    const w = this.wanted;
+    if (!w || w.vid !== msg.id) return;
+    this.wanted = null;
+    clearTimeout(this.wantTimer);
+    this.noteEl.classList.remove("lk-busy");
+    if (w.fromPython) { this.useVariant(V); this.synced = {}; this.pull(); }
+    else this.toggleVariant(msg.id, w.names);
+  }
+
+  // -- data ------------------------------------------------------------------
+  load(data) {
+    if (this.resizeObs) { this.resizeObs.disconnect(); this.resizeObs = null; }
+    this.data = data;
+    this.T = data && data.texts;
+    this.V = null;
+    this.el.textContent = "";
+    if (!data || !data.variants || !data.variants.length) {
+      this.el.append(h("div", { class: "lk-stepper", text: "No stepper data." }));
+      return;
+    }
+    const V = variantOf(data, this.model.get("variant"));
+    this.buildShell();
+    this.useVariant(V);
+    const init = initialState(data, V.id, this.model.get("schedule") || "", this.model.get("position"));
+    this.adopt(init.state);
+    this.showError(init.error);
+    this.update();
+    this.synced = { schedule: this.model.get("schedule"), position: this.model.get("position"), variant: this.model.get("variant") };
+    if (init.error || this.synced.variant !== V.id || this.synced.position !== this.pos) this.push();
+  }
+
+  names(cpus) { return cpus.map((c) => this.V.cpus[c].name); }
+
+  // The core's state {variant, schedule, position, carry}: read it, adopt a new one.
+  state() { return { variant: this.V.id, schedule: this.sched, position: this.pos, carry: this.carry }; }
+
+  adopt(st) {
+    if (st.variant !== this.V.id) this.useVariant(this.data.variants.find((v) => v.id === st.variant));
+    this.sched = st.schedule;
+    this.pos = st.position;
+    this.carry = st.carry;
+  }
+
+  blocker(sid, c, long = false) { return blocker(this.V, this.T, sid, c, long); }
+
+  parse(text) { return parseSchedule(this.V, this.T, text); }
+
+  kindAt(sid, c) {
+    const V = this.V;
+    const frames = V.threads[V.states[sid][c]][0];
+    const top = frames[frames.length - 1];
+    const fn = top && V.functions[top[0]];
+    return fn && fn.kinds ? fn.kinds[top[1]] : null;
+  }
+
+  // -- the static skeleton: one region after the other -------------------------
+  buildShell() {
+    const root = h("div", {
+      class: "lk-stepper", tabindex: "0", role: "group",
+      "aria-label": `Stepper: ${this.data.case.title}`,
+      "data-lm-suppress-shortcuts": "true",
+      onkeydown: (e) => this.onKey(e),
+    });
+    this.root = root;
+    root._labkit = this;   // test hook: el.querySelector('.lk-stepper')._labkit
+
+    const defs = h("div", { class: "lk-defs", "aria-hidden": "true" });
+    defs.innerHTML = `<svg width="0" height="0" style="position:absolute"><defs>${this.patternDefs()}</defs></svg>`;
+    root.append(defs);
+    // The regions, in screen order; each is built once, rebuilt per variant, updated per step.
+    this.header = new Header(this);
+    this.variants = new VariantBar(this);
+    this.steps = new StepBar(this);
+    this.status = new Status(this);
+    this.cpus = new CpuPanels(this);
+    this.tables = new Tables(this);
+    this.tl = new Timeline(this);
+    this.schedule = new ScheduleField(this);
+    this.regions = [this.header, this.variants, this.steps, this.status, this.cpus, this.tables, this.tl, this.schedule];
+    root.append(this.header.build(), this.variants.build(), this.steps.build(), this.status.build());
+    const main = h("div", { class: "lk-main" });
+    main.append(this.cpus.build(), this.tables.build(), this.tl.build());
+    root.append(main, this.schedule.build());
+    // Test hooks and the elements the actions use.
+    this.input = this.schedule.input;
+    this.errEl = this.schedule.errEl;
+    this.banner = this.status.banner;
+    this.noteEl = this.status.noteEl;
+    this.el.append(root);
+    const stored = storedLayout();
+    const small = typeof window !== "undefined" && window.innerHeight && window.innerHeight < 900;
+    this.setCompact(stored ? stored === "compact" : !!small, false);
+    if (window.ResizeObserver) {
+      // A wider or narrower notebook, or a larger font: redraw the timeline to fit (on the next frame).
+      this.resizeObs = new ResizeObserver(() => this.afterFrame());
+      this.resizeObs.observe(this.tl.timeline);
+      this.resizeObs.observe(root);
+    }
+  }
+
+  setCompact(on, remember) {
+    this.compact = !!on;
+    this.root.classList.toggle("lk-compact", this.compact);
+    this.header.layoutBtn.setAttribute("aria-pressed", String(this.compact));
+    if (remember) { try { window.localStorage.setItem(LAYOUT_KEY, this.compact ? "compact" : "full"); } catch (e) { /* private mode */ } }
+    this.tl.dirty();
+    if (this.V) this.update();
+  }
+
+  present(on) {
+    const root = this.root;
+    root.classList.toggle("lk-present", on);
+    this.header.presentBtn.setAttribute("aria-pressed", String(on));
+    this.header.presentBtn.textContent = on ? "Leave (Esc)" : "Present";
+    if (on) {
+      this.wasCompact = this.compact;
+      this.setCompact(true, false);
+      try { if (root.requestFullscreen && !document.fullscreenElement) root.requestFullscreen().catch(() => { /* the page fills the window instead */ }); } catch (e) { /* idem */ }
+    } else {
+      this.setCompact(this.wasCompact, false);
+      try { if (document.fullscreenElement === root) document.exitFullscreen(); } catch (e) { /* already out */ }
+    }
+    root.focus({ preventScroll: true });
+    this.tl.dirty();
+    this.afterFrame();
+  }
+
+  patternDefs() {
+    // Per lock: a write pattern (colour + hatch in a darker shade, as the static
+    // timeline) and a read one (paler, half the hatch density).
+    let s = "";
+    const style = this.data.lock_style;
+    for (const name of Object.keys(style)) {
+      const st = style[name];
+      const ink = PATTERN_INK[st.pattern] || "";
+      const dark = mix(st.color, "#000000", 0.35);
+      s += `<pattern id="${this.pid(name)}" patternUnits="userSpaceOnUse" width="6" height="6">` +
+        `<rect width="6" height="6" fill="${st.color}"/>` +
+        `<g stroke="${dark}" stroke-width="1" fill="${dark}">${ink}</g></pattern>`;
+      s += `<pattern id="${this.pid(name, true)}" patternUnits="userSpaceOnUse" width="12" height="12">` +
+        `<rect width="12" height="12" fill="${st.color}" fill-opacity="0.5"/>` +
+        `<g stroke="${dark}" stroke-width="1" fill="${dark}" stroke-opacity="0.8">${ink}</g></pattern>`;
+    }
+    // A freed object: hatched in the finding colour.
+    s += `<pattern id="${this.uid}-freed" patternUnits="userSpaceOnUse" width="6" height="6">` +
+      `<path d="M-1,1l2,-2M0,6l6,-6M5,7l2,-2" stroke="${this.data.finding_color}" stroke-width="1.2"/></pattern>`;
+    return s;
+  }
+
+  pid(lockName, read = false) {
+    const keys = Object.keys(this.data.lock_style);
+    return `${this.uid}-pat${keys.indexOf(lockName)}${read ? "r" : ""}`;
+  }
+
+  swatch(lockName) {
+    const st = this.data.lock_style[lockName] || { color: "#999999" };
+    const span = h("span", { class: "lk-swatch", "aria-hidden": "true" });
+    span.innerHTML = `<svg width="14" height="14" viewBox="0 0 14 14"><rect x="0.5" y="0.5" width="13" height="13" ` +
+      `fill="url(#${this.pid(lockName)})" stroke="${st.color}"/></svg>`;
+    return span;
+  }
+
+  // -- per variant -------------------------------------------------------------
+  useVariant(V) {
+    this.V = V;
+    this.T = V.texts || this.data.texts;
+    this.bugIndex = -1;
+    this.path = null;
+    for (const r of this.regions) r.variant(V);
+  }
+
+  // The lines the fix changed: `to` against `from` (computed in Python at export).
+  showDiff(fromId) {
+    const rel = fromId && this.data.relations && this.data.relations[this.V.id] && this.data.relations[this.V.id][fromId];
+    const counts = this.cpus.markDiff(rel || null);
+    this.variants.diffNote(rel ? counts : null, fromId);
+  }
+
+  // -- actions -----------------------------------------------------------------
+  changed() { this.update(); this.push(); }
+
+  reset() { this.carry = null; this.sched = []; this.pos = 0; this.showError(null); this.note(""); this.changed(); }
+
+  stepCpu(c) {
+    const before = this.state();
+    const st = stepState(this.V, before, c, this.walked().sids[this.pos]);
+    if (st === before) return;
+    this.adopt(st);
+    this.showError(null);
+    this.note("");
+    this.changed();
+  }
+
+  go(p) {
+    const before = this.state();
+    const st = goState(before, p);
+    if (st === before) { this.update(); return; }
+    this.adopt(st);
+    this.changed();
+  }
+
+  jump() {
+    const r = jumpState(this.V, this.T, this.state(), this.input.value);
+    if (r.error) {
+      this.showError(r.error);
+      return;
+    }
+    this.showError(null);
+    this.adopt(r.state);
+    const n = r.state.schedule.length;
+    this.note(`Jumped to a schedule of ${n} step${n === 1 ? "" : "s"}.`);
+    this.changed();
+  }
+
+  copy() {
+    const text = this.names(this.sched.slice(0, this.pos)).join(" ");
+    const fallback = () => {
+      this.input.focus();
+      this.input.select();
+      let ok = false;
+      try { ok = document.execCommand("copy"); } catch (e) { ok = false; }
+      this.note(ok ? "Copied the schedule." : "The schedule is selected: press Ctrl+C (⌘C) to copy it.");
+    };
+    try {
+      if (navigator.clipboard && navigator.clipboard.writeText) {
+        navigator.clipboard.writeText(text).then(() => this.note("Copied the schedule."), fallback);
+        return;
+      }
+    } catch (e) { /* fall back */ }
+    fallback();
+  }
+
+  toggleVariant(vid, carried) {
+    if (vid === this.V.id) return;
+    const from = this.V;
+    const to = this.data.variants.find((v) => v.id === vid);
+    const names = carried || (this.carry ? this.carry : this.names(this.sched.slice(0, this.pos)));
+    if (to.pending) { this.request(vid, names); return; }
+    const hadFinding = this.findingsUpTo(this.pos);
+    const t = toggleState(this.data, this.state(), names, vid);
+    const r = t.carried;
+    this.adopt(t.state);
+    this.showDiff(from.id);
+    this.showError(null);
+    this.noteEl.textContent = "";
+    if (!r.sameThreads) {
+      // Another program: the schedule would compare different things.
+      const differ = threadsDiffer(from, to);
+      const bugs = to.explorer || [];
+      this.note(`Other threads run in '${vid}' (${differ}), so the schedule from '${from.id}' means nothing here: ` +
+        `starting from step 0. ` + (bugs.length
+        ? `The explorer finds ${bugs.length === 1 ? "a bug" : bugs.length + " bugs"} in '${vid}' of its own.`
+        : to.explored.complete ? `The explorer checked all ${to.explored.states} states of '${vid}': no bug.`
+          : `The explorer found no bug in '${vid}' within its budget.`));
+      if (bugs.length) {
+        this.noteEl.append(" ", h("button", { type: "button", class: "lk-btn lk-inline lk-ownbug",
+          text: `Show '${vid}''s own bug`, onclick: () => this.showBug() }));
+      }
+      this.changed();
+      return;
+    }
+    let text;
+    if (!names.length) text = `Now showing '${vid}'.`;
+    else if (r.msg) text = `The schedule runs ${r.cpus.length} of ${names.length} steps on '${vid}': ${r.msg}.`;
+    else text = `The schedule runs all ${names.length} steps on '${vid}'.`;
+    const nowFinding = this.findingsUpTo(this.pos);
+    if (hadFinding.length && !nowFinding.length) {
+      text += ` On '${from.id}' it reached: ${hadFinding.map((f) => KIND_LABEL[f.kind] || f.kind).join(", ")}; here, no bug so far.`;
+    }
+    this.note(text);
+    this.changed();
+  }
+
+  showBug() {
+    const V = this.V;
+    const bugs = V.explorer || [];
+    if (!bugs.length) {
+      const ex = V.explored;
+      this.note(ex.complete
+        ? `The explorer checked all ${ex.states} states of '${V.id}' and found no bug.`
+        : `The explorer found no bug in '${V.id}' within its budget (${ex.states} states; ${ex.stopped || "incomplete"}).`);
+      return;
+    }
+    const b = bugState(V, this.T, this.bugIndex + 1);
+    const bug = b.bug, idx = b.index;
+    this.adopt(b.state);
+    this.bugIndex = idx;
+    this.showError(b.error);
+    this.note(`Bug ${idx + 1} of ${bugs.length} in '${V.id}' (${KIND_LABEL[bug.kind] || bug.kind}), the shortest schedule: ` +
+      `${bug.step != null ? bug.step : b.state.schedule.length} steps. Step back with ◀ or ← to see how it got there.` +
+      (bugs.length > 1 ? " Click again for the next bug." : ""));
+    this.changed();
+  }
+
+  onKey(e) {
+    if (e.target && (e.target.tagName === "INPUT" && e.target.type === "text")) return;
+    if (e.altKey || e.ctrlKey || e.metaKey) return;
+    let handled = true;
+    if (/^[0-9]$/.test(e.key)) {
+      const c = +e.key;
+      if (c < this.V.cpus.length) {
+        const why = this.blocker(this.walked().sids[this.pos], c);
+        if (why) this.note(`${this.V.cpus[c].name} cannot step: ${why}`);
+        else this.stepCpu(c);
+      }
+    } else if (e.key === "ArrowLeft") this.go(this.pos - 1);
+    else if (e.key === "ArrowRight") this.go(this.pos + 1);
+    else if (e.key === "Home") this.go(0);
+    else if (e.key === "End") this.go(this.sched.length);
+    else if (e.key === "Escape" && this.root.classList.contains("lk-present")) this.present(false);
+    else handled = false;
+    if (handled) { e.preventDefault(); e.stopPropagation(); }
+  }
+
+  note(text) { this.status.note(text); }
+
+  showError(text) { this.schedule.showError(text); }
+
+  // -- rendering -----------------------------------------------------------------
+  walked() {
+    const key = this.V.id + ":" + this.sched.join(",");
+    if (!this.path || this.pathKey !== key) { this.path = walk(this.V, this.sched); this.pathKey = key; }
+    return this.path;
+  }
+
+  findingsUpTo(pos) {
+    const p = this.walked(), out = [];
+    for (let i = 0; i < pos && i < p.shown.length; i++) for (const f of p.shown[i]) out.push(Object.assign({ step: i + 1 }, this.V.findings[f]));
+    return out;
+  }
+
+  cycleText(f) {
+    const V = this.V;
+    if (!f.cycle || !f.cycle.length) return "";
+    const parts = [V.cpus[f.cycle[0][0]].name];
+    for (const [, l, hcpu] of f.cycle) parts.push(V.locks[l].name, V.cpus[hcpu].name);
+    return parts.join(" → ");
+  }
+
+  update() {
+    const path = this.walked();
+    if (this.pos > path.sids.length - 1) this.pos = path.sids.length - 1;
+    const ctx = { path, pos: this.pos, sid: path.sids[this.pos] };
+    const focused = document.activeElement;
+    for (const r of this.regions) r.update(ctx);
+    this.afterFrame();
+    // A focused button that became disabled would drop the focus to the page
+    // (and the keys with it): keep it in the stepper.
+    if (focused && this.root.contains(focused) && focused.disabled) this.root.focus({ preventScroll: true });
+  }
+
+  // -- the timeline: the look of labkit/render/timeline.py --------------------
+  // Layout reads (scroll the current lines and the cursor into view) wait for the
+  // next frame, so a click never forces a layout of the page in the middle of its
+  // DOM writes.
+  afterFrame() {
+    if (this.frameQueued) return;
+    this.frameQueued = true;
+    requestAnimationFrame(() => {
+      this.frameQueued = false;
+      if (!this.root || !this.root.isConnected) return;
+      const moves = [];
+      for (const P of this.cpus.panels || []) {
+        const cur = P.code.querySelector(".lk-cur, .lk-wait");
+        if (!cur || P.code.scrollHeight <= P.code.clientHeight + 4) continue;
+        const top = cur.offsetTop - P.code.offsetTop;
+        if (top < P.code.scrollTop || top > P.code.scrollTop + P.code.clientHeight - 24) moves.push([P.code, Math.max(0, top - 40)]);
+      }
+      const T = this.tl, tl = T.timeline, w = tl.clientWidth;
+      const fs = parseFloat(getComputedStyle(this.root).fontSize) || BASE_PX;
+      if ((w && w !== T.width) || fs !== T.fontPx) { T.width = w; T.fontPx = fs; T.dirty(); this.update(); return; }
+      if (T.cursorX !== undefined && tl.scrollWidth > w) {
+        const x = T.cursorX * T.scale;
+        if (x < tl.scrollLeft + 160 || x > tl.scrollLeft + w - 40) moves.push([tl, Math.max(0, x - w + 120), "left"]);
+      }
+      for (const [el, v, dir] of moves) { if (dir === "left") el.scrollLeft = v; else el.scrollTop = v; }
+    });
   }
 }
 
