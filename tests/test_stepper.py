@@ -400,3 +400,57 @@ def test_standalone_html_is_self_contained(tmp_path):
     assert not (tmp_path / "x.html").exists()
     assert main(["export", "abba", "--variant", "before", "--schedule", "CPU0 CPU9",
                  "-o", str(tmp_path / "y.html")]) == 2
+
+
+# ---------------------------------------------------------------------------
+# Issue 9: what the variant toggle and the lazy widget need from the export
+
+def test_relations_same_threads_and_the_lines_the_fix_changed():
+    from labkit.lab import _same_threads
+    from labkit.stepper.export import variant_relations
+    for cid in ("mm_iommu", "kvm_vfio", "hmm_release"):
+        case = get_case(cid)
+        rel = variant_relations(cid)
+        for to in case.variant_ids:
+            for frm in case.variant_ids:
+                if to != frm:     # the rule of lab.before_after
+                    assert rel[to][frm]["same_threads"] == _same_threads(case.program(frm), case.program(to))
+    r = variant_relations("kvm_vfio")
+    assert r["final"]["before"]["same_threads"] is False and r["final"]["after"]["same_threads"] is True
+    # mm_iommu's fix moves the accounting before the mutex: changed lines point at real text.
+    mm = variant_relations("mm_iommu")["after"]["before"]
+    prog = get_case("mm_iommu").program("after")
+    texts = [prog.function("mm_iommu_do_alloc").ops[i].text for i in mm["changed"]["mm_iommu_do_alloc"]]
+    assert any("mutex_lock(&mem_list_mutex)" in t for t in texts)
+    # The export carries them, with each line's op kind and the variables the code branches on.
+    data = case_json("s390_release", ["before"])
+    v = data["variants"][0]
+    assert "zdev->s390_domain" in v["branch_vars"]
+    kinds = {k for f in v["functions"] for k in f["kinds"]}
+    assert {"mutex_lock", "assign"} <= kinds
+    assert all(len(f["kinds"]) == len(f["lines"]) for f in v["functions"])
+
+
+def test_widget_builds_large_variants_when_opened():
+    pytest.importorskip("anywidget")
+    from labkit.stepper import stepper
+    w = stepper("philosophers", "n6")
+    pending = [v["id"] for v in w.data["variants"] if v.get("pending")]
+    assert "n6" not in pending and set(pending) == {"n5", "lefty5", "lefty6"}
+    sent = []
+    w.send = sent.append
+    w._on_msg(w, {"type": "want", "variant": "n5"}, [])
+    (msg,) = sent
+    assert msg["type"] == "variant" and msg["id"] == "n5" and msg["variant"]["mode"] == "traces"
+    # Its texts are its own: every text id it uses is in them.
+    v = msg["variant"]
+    assert max(i for f in v["functions"] for i in f["lines"]) < len(msg["texts"])
+    # What the page walks for n5 is the engine's replay.
+    prog = get_case("philosophers").program("n5")
+    data = {"texts": msg["texts"], "variants": [v]}
+    for sched in v["serial"] + [f["schedule"] for f in v["explorer"]]:
+        check_steps(prog, data, "n5", sched.split())
+    w._on_msg(w, {"type": "want", "variant": "n9"}, [])
+    assert sent[-1]["type"] == "variant_error" and "n9" in sent[-1]["message"]
+    w._on_msg(w, "noise", [])                  # anything else is ignored
+    assert len(sent) == 2
