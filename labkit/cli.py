@@ -181,10 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("explore", help="explore every interleaving of a case")
     case_args(s)
     s.add_argument("--json", action="store_true")
-    s.add_argument("--max-states", type=_count, default=500_000, help="state budget (default 500000)")
-    s.add_argument("--max-seconds", type=_amount, default=120.0, help="time budget (default 120)")
-    s.add_argument("--max-memory", type=_amount, default=1500.0, metavar="MB",
-                   help="memory budget: megabytes the search may add (default 1500)")
+    from .explore import DEFAULT_MAX_MEMORY_MB, DEFAULT_MAX_SECONDS, DEFAULT_MAX_STATES
+    s.add_argument("--max-states", type=_count, default=DEFAULT_MAX_STATES,
+                   help=f"state budget (default {DEFAULT_MAX_STATES})")
+    s.add_argument("--max-seconds", type=_amount, default=DEFAULT_MAX_SECONDS,
+                   help=f"time budget (default {DEFAULT_MAX_SECONDS:g})")
+    s.add_argument("--max-memory", type=_amount, default=DEFAULT_MAX_MEMORY_MB, metavar="MB",
+                   help=f"memory budget: megabytes the search may add (default {DEFAULT_MAX_MEMORY_MB:g})")
     s.add_argument("--no-reduction", action="store_true", help="plain exhaustive search (no sleep sets)")
     s.set_defaults(func=cmd_explore)
 

@@ -38,7 +38,8 @@ from .model import Program
 from .semantics import Finding, apply, can_step, footprint, initial_state, state_findings
 from .trace import check_depth, quote_schedule
 
-__all__ = ["Exploration", "explore", "DEFAULT_MAX_STATES", "DEFAULT_MAX_MEMORY_MB"]
+__all__ = ["Exploration", "explore", "search", "shortest_paths", "best_findings", "Search",
+           "DEFAULT_MAX_STATES", "DEFAULT_MAX_SECONDS", "DEFAULT_MAX_MEMORY_MB"]
 
 DEFAULT_MAX_STATES = 500_000
 DEFAULT_MAX_SECONDS = 120.0
@@ -90,6 +91,14 @@ def _independent(a, b) -> bool:
     return not (wa & (rb | wb)) and not (wb & ra)
 
 
+def _check_budget(max_states, max_seconds, max_memory_mb) -> None:
+    if max_states < 1:
+        raise ValueError("max_states must be at least 1")
+    for name, x in (("max_seconds", max_seconds), ("max_memory_mb", max_memory_mb)):
+        if not 0 < x < float("inf"):      # nan, inf, 0 and below would turn a budget off
+            raise ValueError(f"{name} must be a finite number above 0, not {x!r}")
+
+
 def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds: float = DEFAULT_MAX_SECONDS,
             reduction: bool = True, keep_graph: bool = False,
             max_memory_mb: float = DEFAULT_MAX_MEMORY_MB) -> Exploration:
@@ -105,12 +114,42 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
     reduction : use sleep sets (True) or plain exhaustive search (False).
     keep_graph : keep the explored state graph (``graph``: states, edges) for
         export to the stepper.
+
+    Three parts: :func:`search` visits the states, :func:`shortest_paths`
+    finds how far each is from the start, :func:`best_findings` picks each
+    finding's shortest schedule.
     """
-    if max_states < 1:
-        raise ValueError("max_states must be at least 1")
-    for name, x in (("max_seconds", max_seconds), ("max_memory_mb", max_memory_mb)):
-        if not 0 < x < float("inf"):      # nan, inf, 0 and below would turn a budget off
-            raise ValueError(f"{name} must be a finite number above 0, not {x!r}")
+    _check_budget(max_states, max_seconds, max_memory_mb)
+    t0 = time.perf_counter()
+    sr = search(prog, max_states=max_states, max_seconds=max_seconds, reduction=reduction,
+                max_memory_mb=max_memory_mb)
+    dist, parent = shortest_paths(sr.edges)
+    findings = best_findings(prog, sr.occurrences, dist, parent)
+    graph = {"states": sr.states, "edges": sr.edges, "dist": dist} if keep_graph else None
+    return Exploration(prog.case, prog.variant, sr.stopped is None, len(sr.states), sr.transitions, findings,
+                       "sleep-sets" if reduction else "none", sr.stopped, time.perf_counter() - t0, graph)
+
+
+@dataclass
+class Search:
+    """What :func:`search` saw: every state (in the order found), every
+    explored edge ``edges[state] = [(cpu, next state), ...]``, and where each
+    finding occurred: ``occurrences[key] = [(state, cpu or None, Finding)]``
+    (``cpu``: on the step that cpu takes from that state; ``None``: in the
+    state itself)."""
+
+    states: list
+    edges: list
+    occurrences: dict
+    transitions: int
+    stopped: str | None
+
+
+def search(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds: float = DEFAULT_MAX_SECONDS,
+           reduction: bool = True, max_memory_mb: float = DEFAULT_MAX_MEMORY_MB) -> Search:
+    """Breadth-first over states, de-duplicating equal states, with sleep sets
+    (``reduction``) until every reachable state has been seen or the budget
+    runs out. Model errors name the schedule that reached them."""
     t0 = time.perf_counter()
     rss0 = _rss_bytes()
     ncpu = len(prog.cpus)
@@ -118,14 +157,14 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
     ids = {s0: 0}
     states = [s0]
     sleep = [frozenset()]
-    parent: list = [None]
+    parent: list = [None]        # how the search first reached each state (for error messages)
     edges: list[list] = [[]]
-    occ: dict = {}          # finding key -> list of (state id, cpu or None, Finding)
+    occurrences: dict = {}
     transitions = 0
     stopped = None
 
-    def note(key_f, sid, cpu):
-        occ.setdefault(key_f.key, []).append((sid, cpu, key_f))
+    def note(f, sid, cpu):
+        occurrences.setdefault(f.key, []).append((sid, cpu, f))
 
     def path_to(sid):
         out = []
@@ -208,24 +247,39 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
                     stopped = (f"stopped after {len(states)} states: the memory budget ({max_memory_mb:g} MB, "
                                f"--max-memory) ran out")
                     break
+    return Search(states, edges, occurrences, transitions, stopped)
 
-    # Shortest schedules: BFS over every explored edge.
-    dist = [-1] * len(states)
-    bparent: list = [None] * len(states)
+
+def shortest_paths(edges: list) -> tuple[list[int], list]:
+    """Breadth-first over every explored edge from state 0: each state's
+    distance (``-1``: not reached) and the ``(state, cpu)`` it is reached from
+    on a shortest path."""
+    dist = [-1] * len(edges)
+    parent: list = [None] * len(edges)
     dist[0] = 0
-    bq = deque([0])
-    while bq:
-        sid = bq.popleft()
+    queue = deque([0])
+    while queue:
+        sid = queue.popleft()
         for c, nid in edges[sid]:
             if dist[nid] < 0:
                 dist[nid] = dist[sid] + 1
-                bparent[nid] = (sid, c)
-                bq.append(nid)
+                parent[nid] = (sid, c)
+                queue.append(nid)
+    return dist, parent
+
+
+_KIND_ORDER = {"deadlock": 0, "use_after_free": 1, "double_free": 2, "refcount": 3, "warn": 4}
+
+
+def best_findings(prog: Program, occurrences: dict, dist: list[int], parent: list) -> list[Finding]:
+    """Each finding once, with the shortest schedule among its occurrences
+    (ties: the schedule that sorts first), in the order learners read them:
+    deadlocks first, then by length."""
 
     def schedule_of(sid, cpu):
         names = []
-        while bparent[sid] is not None:
-            sid, c = bparent[sid]
+        while parent[sid] is not None:
+            sid, c = parent[sid]
             names.append(prog.cpus[c].name)
         names.reverse()
         if cpu is not None:
@@ -233,7 +287,7 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
         return " ".join(names)
 
     findings = []
-    for key, lst in occ.items():
+    for key, lst in occurrences.items():
         best = None
         for sid, cpu, f in lst:
             if dist[sid] < 0:
@@ -246,8 +300,5 @@ def explore(prog: Program, *, max_states: int = DEFAULT_MAX_STATES, max_seconds:
         if best is not None:
             _, f, sched, n = best
             findings.append(replace(f, schedule=sched, step=n))
-    kind_order = {"deadlock": 0, "use_after_free": 1, "double_free": 2, "refcount": 3, "warn": 4}
-    findings.sort(key=lambda f: (kind_order.get(f.kind, 9), f.step, f.schedule, f.message))
-    graph = {"states": states, "edges": edges, "dist": dist} if keep_graph else None
-    return Exploration(prog.case, prog.variant, stopped is None, len(states), transitions, findings,
-                       "sleep-sets" if reduction else "none", stopped, time.perf_counter() - t0, graph)
+    findings.sort(key=lambda f: (_KIND_ORDER.get(f.kind, 9), f.step, f.schedule, f.message))
+    return findings

@@ -181,10 +181,26 @@ def code(case_id: str, variant: str = "before") -> View:
 
 # --- the explorer and traces ---------------------------------------------------
 
+_EXPLORED: dict = {}     # id(program) -> (program, its exploration with the default budget)
+
+
+def _explored(prog):
+    """The explorer's answer for a program with the default budget, explored
+    once per program (the program is kept, so its id is not reused)."""
+    hit = _EXPLORED.get(id(prog))
+    if hit is None or hit[0] is not prog:
+        from .explore import explore as _explore
+        if len(_EXPLORED) >= 256:
+            _EXPLORED.clear()
+        hit = _EXPLORED[id(prog)] = (prog, _explore(prog))
+    return hit[1]
+
+
 def explore(case_id: str, variant: str = "before", **budget) -> View:
     """Explore every interleaving; list each finding with its shortest schedule."""
     from .explore import explore as _explore
-    r = _explore(program(case_id, variant), **budget)
+    prog = program(case_id, variant)
+    r = _explore(prog, **budget) if budget else _explored(prog)
     head = (f"{case_id}/{variant}: {r.states} states, {r.transitions} transitions; "
             + ("every interleaving explored" if r.complete else r.stopped))
     lines = [head]
@@ -200,8 +216,7 @@ def explore(case_id: str, variant: str = "before", **budget) -> View:
 
 def bug(case_id: str, variant: str = "before") -> str:
     """The shortest schedule to the variant's first finding ("" when it has none)."""
-    from .explore import explore as _explore
-    r = _explore(program(case_id, variant))
+    r = _explored(program(case_id, variant))
     return r.findings[0].schedule if r.findings else ""
 
 
@@ -253,7 +268,6 @@ def before_after_plan(case_id: str, schedule: str | None = None, variants=None) 
     >>> [(v, why.split(':')[0]) for v, _, why in before_after_plan("abba")]
     [('before', 'the schedule'), ('after', 'the schedule')]
     """
-    from .explore import explore as _explore
     from .render import replay_prefix
     case = get_case(case_id)
     variants = tuple(variants or case.variant_ids)
@@ -264,7 +278,7 @@ def before_after_plan(case_id: str, schedule: str | None = None, variants=None) 
     plan = []
     for v in variants:
         prog = program(case_id, v)
-        r = _explore(prog)
+        r = _explored(prog)
         if _same_threads(first, prog):
             trace, _ = replay_prefix(prog, sched)
             if trace.findings or not r.findings:

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from .errors import ModelError
+from .primitives import LOCK_KINDS as _LOCK_KINDS
+from .primitives import OPS, kinds_of
 
 __all__ = [
     "Expr", "var", "local", "refcount", "alive", "const",
@@ -37,29 +39,17 @@ __all__ = [
     "down_read", "up_read", "down_write", "up_write", "down_read_trylock",
     "get", "get_not_zero", "put", "alloc", "free", "use",
     "assign", "let", "if_", "goto", "label", "call", "ret",
-    "warn_on", "wait_event", "complete", "step",
-    "ACQUIRE_OPS", "RELEASE_OPS", "LOCK_KINDS", "rebuild",
+    "warn_on", "wait_event", "complete", "line", "step", "builder",
+    "ACQUIRE_OPS", "RELEASE_OPS", "TRYLOCK_OPS", "LOCK_KINDS", "rebuild",
 ]
 
-LOCK_KINDS = ("mutex", "spinlock", "rwsem")
+LOCK_KINDS = tuple(_LOCK_KINDS)
 
-# Which lock kinds each lock operation accepts, and the mode it takes.
-ACQUIRE_OPS = {
-    "mutex_lock": ("mutex", "write"),
-    "spin_lock": ("spinlock", "write"),
-    "down_read": ("rwsem", "read"),
-    "down_write": ("rwsem", "write"),
-}
-TRYLOCK_OPS = {
-    "mutex_trylock": ("mutex", "write"),
-    "down_read_trylock": ("rwsem", "read"),
-}
-RELEASE_OPS = {
-    "mutex_unlock": ("mutex", "write"),
-    "spin_unlock": ("spinlock", "write"),
-    "up_read": ("rwsem", "read"),
-    "up_write": ("rwsem", "write"),
-}
+# Which lock kinds each lock operation accepts, and the mode it takes (views
+# of the table in labkit.primitives, for callers that want one family).
+ACQUIRE_OPS = kinds_of("acquire")
+TRYLOCK_OPS = kinds_of("trylock")
+RELEASE_OPS = kinds_of("release")
 
 
 # --------------------------------------------------------------------------
@@ -192,9 +182,8 @@ class Op:
 
     @property
     def lock(self) -> str | None:
-        if self.kind in ACQUIRE_OPS or self.kind in RELEASE_OPS or self.kind in TRYLOCK_OPS:
-            return self.args[0]
-        return None
+        """The lock a lock operation takes or drops (None for other steps)."""
+        return self.args[0] if OPS[self.kind].lock_kind is not None else None
 
 
 def _caller(depth: int = 2) -> str:
@@ -213,13 +202,29 @@ def _caller(depth: int = 2) -> str:
     return f"{path}:{f.f_lineno}"
 
 
-def _op(kind: str, args: tuple, text: str | None, default: str) -> Op:
+def _op(kind: str, args: tuple, text: str | None, name: str | None = None) -> Op:
+    """A step of ``kind``: its line is ``text``, else the table's default
+    line for the operands (see :data:`labkit.primitives.OPS`)."""
     where = _caller()
-    text = text if text is not None else default
+    if text is None and OPS[kind].text:
+        text = OPS[kind].text.format(*("NULL" if a is None else a for a in args))
     if not isinstance(text, str):
-        fn = {"nop": "step", "if": "if_", "wait": "wait_event", "return": "ret"}.get(kind, kind)
-        raise ModelError(f"{where}: {fn}(): the line's text must be a string, not {text!r}")
+        raise ModelError(f"{where}: {name or OPS[kind].builder}(): the line's text must be a string, not {text!r}")
     return Op(kind, args, text, where)
+
+
+def builder(kind: str):
+    """A builder function for a primitive of the table whose operands are
+    all names: ``builder("spin_lock_irqsave")("lock")`` is a step.
+
+    >>> mutex_lock("A").text == builder("mutex_lock")("A").text
+    True
+    """
+    def make(*args, text: str | None = None) -> Op:
+        return _op(kind, args, text)
+    make.__name__ = make.__qualname__ = OPS[kind].builder
+    make.__doc__ = f"A ``{kind}`` step ({OPS[kind].family}); see labkit.primitives."
+    return make
 
 
 def _name(value: Any, what: str, where: str) -> str:
@@ -243,54 +248,54 @@ def _names(values: Any, what: str, where: str) -> tuple[str, ...]:
 
 
 def mutex_lock(lock: str, text: str | None = None) -> Op:
-    return _op("mutex_lock", (lock,), text, f"mutex_lock(&{lock});")
+    return _op("mutex_lock", (lock,), text)
 
 
 def mutex_unlock(lock: str, text: str | None = None) -> Op:
-    return _op("mutex_unlock", (lock,), text, f"mutex_unlock(&{lock});")
+    return _op("mutex_unlock", (lock,), text)
 
 
 def mutex_trylock(lock: str, into: str, text: str | None = None) -> Op:
     """``$into = mutex_trylock(&lock)``: never blocks; sets a cpu-local."""
-    return _op("mutex_trylock", (lock, into), text, f"{into} = mutex_trylock(&{lock});")
+    return _op("mutex_trylock", (lock, into), text)
 
 
 def spin_lock(lock: str, text: str | None = None) -> Op:
-    return _op("spin_lock", (lock,), text, f"spin_lock(&{lock});")
+    return _op("spin_lock", (lock,), text)
 
 
 def spin_unlock(lock: str, text: str | None = None) -> Op:
-    return _op("spin_unlock", (lock,), text, f"spin_unlock(&{lock});")
+    return _op("spin_unlock", (lock,), text)
 
 
 def down_read(lock: str, text: str | None = None) -> Op:
-    return _op("down_read", (lock,), text, f"down_read(&{lock});")
+    return _op("down_read", (lock,), text)
 
 
 def up_read(lock: str, text: str | None = None) -> Op:
-    return _op("up_read", (lock,), text, f"up_read(&{lock});")
+    return _op("up_read", (lock,), text)
 
 
 def down_write(lock: str, text: str | None = None) -> Op:
-    return _op("down_write", (lock,), text, f"down_write(&{lock});")
+    return _op("down_write", (lock,), text)
 
 
 def up_write(lock: str, text: str | None = None) -> Op:
-    return _op("up_write", (lock,), text, f"up_write(&{lock});")
+    return _op("up_write", (lock,), text)
 
 
 def down_read_trylock(lock: str, into: str, text: str | None = None) -> Op:
-    return _op("down_read_trylock", (lock, into), text, f"{into} = down_read_trylock(&{lock});")
+    return _op("down_read_trylock", (lock, into), text)
 
 
 def get(ref: str, text: str | None = None) -> Op:
     """Take a reference (``kref_get``, ``refcount_inc``)."""
-    return _op("get", (ref,), text, f"kref_get(&{ref});")
+    return _op("get", (ref,), text)
 
 
 def get_not_zero(ref: str, into: str, text: str | None = None) -> Op:
     """``$into = refcount_inc_not_zero(&ref)``: take a reference unless it is zero."""
-    return _op("get_not_zero", (ref, into), text, f"{into} = refcount_inc_not_zero(&{ref});")
+    return _op("get_not_zero", (ref, into), text)
 
 
 def put(ref: str, release: str | None = None, text: str | None = None) -> Op:
@@ -299,83 +304,91 @@ def put(ref: str, release: str | None = None, text: str | None = None) -> Op:
     The release function runs as ordinary steps of the putting cpu, under
     whatever locks that cpu holds, which is how a last put can deadlock.
     """
-    return _op("put", (ref, release), text, f"kref_put(&{ref}, {release or 'NULL'});")
+    return _op("put", (ref, release), text)
 
 
 def alloc(obj: str, text: str | None = None) -> Op:
-    return _op("alloc", (obj,), text, f"{obj} = kzalloc(sizeof(*{obj}), GFP_KERNEL);")
+    return _op("alloc", (obj,), text)
 
 
 def free(obj: str, text: str | None = None) -> Op:
-    return _op("free", (obj,), text, f"kfree({obj});")
+    return _op("free", (obj,), text)
 
 
 def use(obj: str, text: str | None = None) -> Op:
     """Dereference an object: a use after free if it was freed."""
-    return _op("use", (obj,), text, f"use({obj});")
+    return _op("use", (obj,), text)
 
 
 def assign(name: str, value: Any, text: str | None = None) -> Op:
     """Write a shared variable: ``name = value`` (value may be an Expr)."""
     v = _wrap(value)
-    return _op("assign", (name, v), text, f"{name} = {v};")
+    return _op("assign", (name, v), text)
 
 
 def let(name: str, value: Any, text: str | None = None) -> Op:
     """Set a cpu-local: ``$name = value``; reading shared vars into a local
     is how a check-then-act race is modelled."""
     v = _wrap(value)
-    return _op("let", (name, v), text, f"{name} = {v};")
+    return _op("let", (name, v), text)
 
 
 def if_(cond: Expr, goto: str, text: str | None = None) -> Op:
     """Branch: when ``cond`` holds, continue at ``label(goto)``."""
     if not isinstance(cond, Expr):
         raise ModelError(f"{_caller()}: if_() needs an Expr condition, got {cond!r}")
-    return _op("if", (cond, goto), text, f"if ({cond}) goto {goto};")
+    return _op("if", (cond, goto), text)
 
 
 def goto(target: str, text: str | None = None) -> Op:
-    return _op("goto", (target,), text, f"goto {target};")
+    return _op("goto", (target,), text)
 
 
 def label(name: str) -> Op:
     """A jump target; not a step (takes no time, is never shown as a step)."""
-    return _op("label", (_name(name, "label()'s name", _caller()),), None, f"{name}:")
+    return _op("label", (_name(name, "label()'s name", _caller()),), None)
 
 
 def call(func: str, text: str | None = None, via: Iterable[str] = ()) -> Op:
     """Call a model function. ``via`` names kernel functions between this call
     site and the callee that are not modelled (overrides the callee's ``via``)."""
-    return _op("call", (func, _names(via, "call(via=...)", _caller())), text, f"{func}();")
+    return _op("call", (func, _names(via, "call(via=...)", _caller())), text)
 
 
 def ret(text: str | None = None) -> Op:
-    return _op("return", (), text, "return;")
+    return _op("return", (), text)
 
 
 def warn_on(cond: Expr, text: str | None = None, message: str | None = None) -> Op:
     """``WARN_ON(cond)``: a ``warn`` finding when ``cond`` holds."""
     if not isinstance(cond, Expr):
         raise ModelError(f"{_caller()}: warn_on() needs an Expr condition, got {cond!r}")
-    return _op("warn_on", (cond, message or f"WARN_ON({cond})"), text, f"WARN_ON({cond});")
+    return _op("warn_on", (cond, message or f"WARN_ON({cond})"), text)
 
 
 def wait_event(cond: Expr, text: str | None = None) -> Op:
     """Sleep until ``cond`` holds (``wait_event``, ``wait_for_completion``)."""
     if not isinstance(cond, Expr):
         raise ModelError(f"{_caller()}: wait_event() needs an Expr condition, got {cond!r}")
-    return _op("wait", (cond,), text, f"wait_event(..., {cond});")
+    return _op("wait", (cond,), text)
 
 
 def complete(name: str, text: str | None = None) -> Op:
     """``complete(&name)``: sets the shared flag a ``wait_event`` waits for."""
-    return _op("assign", (name, Expr(("const", True))), text, f"complete(&{name});")
+    return _op("assign", (name, Expr(("const", True))), text if text is not None else f"complete(&{name});",
+               name="complete")
+
+
+def line(text: str) -> Op:
+    """A line that changes no shared state (``eat();``, ``list_del(&obj->node);``
+    where the list is not modelled), shown so the code reads whole. It is a
+    step like any other: a cpu takes one turn to run it."""
+    return _op("nop", (), text)
 
 
 def step(text: str) -> Op:
-    """A line with no effect on shared state, shown so the code reads whole."""
-    return _op("nop", (), text, text)
+    """The older name of :func:`line`, kept for the models written with it."""
+    return _op("nop", (), text, name="step")
 
 
 # --------------------------------------------------------------------------
@@ -451,7 +464,7 @@ class Program:
     cpus: tuple[CpuDecl, ...]
     invariants: tuple[Invariant, ...]
     locals: tuple[str, ...]                      # every cpu-local name, in slot order
-    names: tuple[str, ...] = ()                  # cpu names, in cpu order
+    cpu_names: tuple[str, ...] = ()              # cpu names, in cpu order
     lock_index: dict = field(hash=False, compare=False, default_factory=dict)
     var_index: dict = field(hash=False, compare=False, default_factory=dict)
     ref_index: dict = field(hash=False, compare=False, default_factory=dict)
@@ -476,10 +489,6 @@ class Program:
                 if target is not None and target not in seen:
                     seen.append(target)
         return seen
-
-    @property
-    def cpu_names(self) -> tuple[str, ...]:
-        return self.names
 
 
 class Model:
@@ -604,10 +613,10 @@ class Model:
         locals_: list[str] = []
         for raw_ops, _ in self._funcs.values():
             for op in raw_ops:
-                if isinstance(op, Op) and op.kind in ("let", "mutex_trylock", "down_read_trylock", "get_not_zero"):
-                    name = op.args[0] if op.kind == "let" else op.args[1]
-                    if name not in locals_:
-                        locals_.append(name)
+                if isinstance(op, Op) and op.kind in OPS:
+                    for role, name in zip(OPS[op.kind].operands, op.args):
+                        if role == "local" and name not in locals_:
+                            locals_.append(name)
         self._locals = locals_
         functions = []
         func_names = list(self._funcs)
@@ -646,7 +655,7 @@ class Model:
             locks=locks, vars=tuple(self._vars.items()), refs=tuple(self._refs.items()),
             objects=tuple(self._objects.items()), functions=tuple(functions),
             cpus=tuple(self._cpus), invariants=tuple(self._invariants), locals=tuple(locals_),
-            names=tuple(c.name for c in self._cpus),
+            cpu_names=tuple(c.name for c in self._cpus),
         )
         prog.lock_index.update({l.name: i for i, l in enumerate(locks)})
         prog.var_index.update({n: i for i, (n, _) in enumerate(prog.vars)})
@@ -658,47 +667,37 @@ class Model:
         return prog
 
     def _check_op(self, fname, op, labels, func_names, locals_):
+        """Check each operand by its role in the table (names first, then expressions)."""
         here = f"{op.where}: in {fname}(), step {op.text!r}"
         k = op.kind
         for a in op.args:   # operands are names, conditions, values (Expr) or lists of names
             if not (a is None or isinstance(a, (str, Expr, tuple))):
                 raise ModelError(f"{here}: {a!r} is not a name (names are strings)")
-        if k in ACQUIRE_OPS or k in RELEASE_OPS or k in TRYLOCK_OPS:
-            lock = op.args[0]
-            want_kind = (ACQUIRE_OPS.get(k) or RELEASE_OPS.get(k) or TRYLOCK_OPS[k])[0]
-            if lock not in self._locks:
-                raise ModelError(f"{here}: unknown lock {lock!r} (declared: {', '.join(self._locks) or 'none'})")
-            if self._locks[lock].kind != want_kind:
-                raise ModelError(f"{here}: {k}() needs a {want_kind}, but {lock!r} is a {self._locks[lock].kind}")
-        elif k in ("get", "put", "get_not_zero"):
-            if op.args[0] not in self._refs:
-                raise ModelError(f"{here}: unknown refcount {op.args[0]!r}")
-            if k == "put" and op.args[1] is not None and op.args[1] not in func_names:
-                raise ModelError(f"{here}: release function {op.args[1]!r} is not defined")
-        elif k in ("alloc", "free", "use"):
-            if op.args[0] not in self._objects:
-                raise ModelError(f"{here}: unknown object {op.args[0]!r}")
-        elif k == "assign":
-            if op.args[0] not in self._vars:
-                raise ModelError(f"{here}: unknown shared variable {op.args[0]!r}")
-            self._check_expr(op.args[1], op.where, f"{fname}()")
-        elif k == "let":
-            self._check_expr(op.args[1], op.where, f"{fname}()")
-        elif k in ("if", "goto"):
-            target = op.args[-1]
-            if target not in labels:
-                raise ModelError(f"{here}: no label {target!r} in {fname}()")
-            if k == "if":
-                self._check_expr(op.args[0], op.where, f"{fname}()")
-        elif k == "call":
-            if op.args[0] not in func_names:
-                raise ModelError(f"{here}: calls {op.args[0]!r}, which is not defined")
-        elif k in ("warn_on", "wait"):
-            self._check_expr(op.args[0], op.where, f"{fname}()")
-        elif k in ("return", "nop"):
-            pass
-        else:  # pragma: no cover - constructors only make the kinds above
+        prim = OPS.get(k)
+        if prim is None or k == "label":  # pragma: no cover - constructors only make kinds of the table
             raise ModelError(f"{here}: unknown step kind {k!r}")
+        roles = list(zip(prim.operands, op.args))
+        for role, a in roles:
+            if role == "lock":
+                if a not in self._locks:
+                    raise ModelError(f"{here}: unknown lock {a!r} (declared: {', '.join(self._locks) or 'none'})")
+                if self._locks[a].kind != prim.lock_kind:
+                    raise ModelError(f"{here}: {k}() needs a {prim.lock_kind}, but {a!r} is a {self._locks[a].kind}")
+            elif role == "ref" and a not in self._refs:
+                raise ModelError(f"{here}: unknown refcount {a!r}")
+            elif role == "release" and a is not None and a not in func_names:
+                raise ModelError(f"{here}: release function {a!r} is not defined")
+            elif role == "object" and a not in self._objects:
+                raise ModelError(f"{here}: unknown object {a!r}")
+            elif role == "var" and a not in self._vars:
+                raise ModelError(f"{here}: unknown shared variable {a!r}")
+            elif role == "label" and a not in labels:
+                raise ModelError(f"{here}: no label {a!r} in {fname}()")
+            elif role == "func" and a not in func_names:
+                raise ModelError(f"{here}: calls {a!r}, which is not defined")
+        for role, a in roles:
+            if role in ("cond", "value"):
+                self._check_expr(a, op.where, f"{fname}()")
 
     def _check_expr(self, e: Expr, where: str, what: str, allow_locals: bool = True):
         for n in e.names("var"):

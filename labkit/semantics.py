@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from .errors import ModelError
-from .model import ACQUIRE_OPS, RELEASE_OPS, TRYLOCK_OPS, Expr, Op, Program
+from .model import Expr, Op, Program
+from .primitives import OPS
 
 __all__ = [
     "RUN", "WAIT", "DONE", "WRITE", "READ",
@@ -160,8 +161,15 @@ def eval_expr(prog: Program, state: State, cpu: int, e: Expr) -> Any:
 # ---------------------------------------------------------------------------
 # Locks
 
-def _mode_of(kind: str) -> int:
-    return READ if kind in ("down_read", "down_read_trylock") else WRITE
+class _Modes(dict):
+    """``_MODE[kind]``: READ or WRITE, as the table says (filled on first use)."""
+
+    def __missing__(self, kind: str) -> int:
+        mode = self[kind] = READ if OPS[kind].mode == "read" else WRITE
+        return mode
+
+
+_MODE = _Modes()
 
 
 def _grantable(prog: Program, state: State, l: int, cpu: int, mode: int, queued: bool) -> bool:
@@ -206,10 +214,10 @@ def _blockers(prog: Program, state: State, cpu: int) -> tuple[int, tuple[int, ..
     """For a cpu blocked on a lock: (lock, the cpus it waits for)."""
     th = state.threads[cpu]
     op = current_op(prog, state, cpu)
-    if th.status != WAIT or op is None or op.kind not in ACQUIRE_OPS:
+    if th.status != WAIT or op is None or OPS[op.kind].family != "acquire":
         return None
     l = prog.lock_index[op.args[0]]
-    mode = _mode_of(op.kind)
+    mode = _MODE[op.kind]
     who = set()
     if state.owner[l] != _FREE:
         who.add(state.owner[l])
@@ -246,7 +254,7 @@ def can_step(prog: Program, state: State, cpu: int) -> bool:
     if op.kind == "wait":
         return bool(eval_expr(prog, state, cpu, op.args[0]))
     l = prog.lock_index[op.args[0]]
-    return _grantable(prog, state, l, cpu, _mode_of(op.kind), True)
+    return _grantable(prog, state, l, cpu, _MODE[op.kind], True)
 
 
 def blocked_reason(prog: Program, state: State, cpu: int) -> str | None:
@@ -319,194 +327,213 @@ def _finish(prog: Program, th: Thread, frames: tuple, status=None, held=None, lo
                   th.held if held is None else held, th.locals if locals is None else locals)
 
 
+def _next(prog: Program, state: State, cpu: int, th: Thread, event: str, detail: dict, findings: tuple = (),
+          frames: tuple | None = None, jump: int | None = None, locals=None, **changes) -> Outcome:
+    """The outcome of a step that moves on: ``cpu`` goes to its next line (or
+    ``jump``, or the given ``frames``) with the given parts of the state changed."""
+    if frames is None:
+        frames = _advance(prog, th.frames, jump)
+    ns = _with(state, cpu, _finish(prog, th, frames, status=changes.pop("status", None),
+                                   held=changes.pop("held", None), locals=locals), **changes)
+    return _done(prog, state, ns, cpu, Outcome(ns, event, detail, findings))
+
+
+def _take(state: State, l: int, cpu: int, mode: int) -> dict:
+    """The lock table after ``cpu`` takes lock ``l`` in ``mode`` (the caller
+    checked :func:`_grantable`): the one place a lock is granted."""
+    if mode == WRITE:
+        return {"owner": _set(state.owner, l, cpu)}
+    return {"readers": _set(state.readers, l, tuple(sorted(state.readers[l] + (cpu,))))}
+
+
 def apply(prog: Program, state: State, cpu: int) -> Outcome:
     """Take ``cpu``'s next step. The caller must check :func:`can_step` first.
 
     Raises :class:`ModelError` for things no kernel code may do (unlocking a
     lock it does not hold); returns findings for the bugs the model exists to
-    show (use after free, refcount underflow, WARN).
+    show (use after free, refcount underflow, WARN). Each family of
+    operations (:data:`labkit.primitives.OPS`) has its handler below.
     """
     th = state.threads[cpu]
-    op = current_op(prog, state, cpu)
+    f, pc = th.frames[-1]
+    op = prog.functions[f].ops[pc]
+    return _HANDLERS[OPS[op.kind].family](prog, state, cpu, th, op)
+
+
+def _acquire(prog, state, cpu, th, op) -> Outcome:
+    """``mutex_lock``, ``down_read`` ...: take the lock, or block on it (a step
+    of its own: the cpu joins the lock's wait queue and takes the lock in a
+    later step, once it is granted)."""
+    l = prog.lock_index[op.args[0]]
+    mode = _MODE[op.kind]
+    queued = th.status == WAIT
+    detail = {"lock": op.args[0], "mode": mode}
+    if _grantable(prog, state, l, cpu, mode, queued):
+        q = state.queue[l]
+        if queued:
+            q = tuple(e for e in q if e[0] != cpu)
+        return _next(prog, state, cpu, th, "acquire", detail, status=RUN, held=th.held + ((l, mode),),
+                     queue=_set(state.queue, l, q), **_take(state, l, cpu, mode))
+    ns = _with(state, cpu, th._replace(status=WAIT), queue=_set(state.queue, l, state.queue[l] + ((cpu, mode),)))
+    return Outcome(ns, "block", detail, ())
+
+
+def _release(prog, state, cpu, th, op) -> Outcome:
+    """``mutex_unlock``, ``up_read`` ...: drop the most recent matching
+    acquisition (locks may be released out of order)."""
+    l = prog.lock_index[op.args[0]]
+    mode = _MODE[op.kind]
+    lock = op.args[0]
+    if (l, mode) not in th.held:
+        cname = prog.cpus[cpu].name
+        if mode == READ:
+            raise _err(prog, state, cpu, op, f"up_read() without down_read(): {cname} does not hold {lock} for read")
+        holder = state.owner[l]
+        if holder == _FREE:
+            raise _err(prog, state, cpu, op, f"{lock} is not locked (double unlock?)")
+        if holder != cpu:
+            raise _err(prog, state, cpu, op, f"unlock of a lock not held: {lock} is held by {prog.cpus[holder].name}, not {cname}")
+        raise _err(prog, state, cpu, op, f"{lock} is held for read, not write")
+    held = list(th.held)
+    for i in range(len(held) - 1, -1, -1):
+        if held[i] == (l, mode):
+            del held[i]
+            break
+    if mode == WRITE:
+        changes = {"owner": _set(state.owner, l, _FREE)}
+    else:
+        r = list(state.readers[l])
+        r.remove(cpu)
+        changes = {"readers": _set(state.readers, l, tuple(r))}
+    return _next(prog, state, cpu, th, "release", {"lock": lock, "mode": mode}, held=tuple(held), **changes)
+
+
+def _trylock(prog, state, cpu, th, op) -> Outcome:
+    """``$ok = mutex_trylock(&lock)``: take the lock if it can be had now; never blocks."""
+    l = prog.lock_index[op.args[0]]
+    mode = _MODE[op.kind]
+    ok = _grantable(prog, state, l, cpu, mode, False)
+    changes = _take(state, l, cpu, mode) if ok else {}
+    held = th.held + ((l, mode),) if ok else th.held
+    return _next(prog, state, cpu, th, "trylock", {"lock": op.args[0], "mode": mode, "ok": ok}, held=held,
+                 locals=_set(th.locals, prog.local_index[op.args[1]], ok), **changes)
+
+
+def _wait(prog, state, cpu, th, op) -> Outcome:
+    """``wait_event``: sleep (a step) until the condition holds, then wake (a step)."""
+    cond = op.args[0]
+    if th.status == RUN and not eval_expr(prog, state, cpu, cond):
+        return Outcome(_with(state, cpu, th._replace(status=WAIT)), "sleep", {"cond": str(cond)}, ())
+    return _next(prog, state, cpu, th, "wake", {"cond": str(cond)}, status=RUN)
+
+
+def _refcount(prog, state, cpu, th, op) -> Outcome:
+    """``kref_get``, ``refcount_inc_not_zero``, ``kref_put``: the last put runs
+    the release in this cpu's context, like a call: the putter's frame stays
+    (so stacks show who dropped the reference) and moves past the put when
+    the release returns."""
+    k = op.kind
+    ref = op.args[0]
+    r = prog.ref_index[ref]
+    n = state.refs[r]
+    cname = prog.cpus[cpu].name
+    if k == "get_not_zero":
+        ok = n > 0
+        changes = {"refs": _set(state.refs, r, n + 1)} if ok else {}
+        return _next(prog, state, cpu, th, "get", {"ref": ref, "count": n + 1 if ok else 0, "ok": ok},
+                     locals=_set(th.locals, prog.local_index[op.args[1]], ok), **changes)
+    if k == "get":
+        findings = ()
+        if n == 0:
+            findings = (Finding("refcount", f"{cname} takes a reference on {ref} after it dropped to zero "
+                                f"(refcount_t: addition on 0; use-after-free)", cpus=(cname,),
+                                key=("refcount", cname, op.where)),)
+        return _next(prog, state, cpu, th, "get", {"ref": ref, "count": n + 1}, findings,
+                     refs=_set(state.refs, r, n + 1))
+    release = op.args[1]
+    findings, changes = (), {}
+    if n <= 0:
+        findings = (Finding("refcount", f"{cname} drops a reference on {ref} that is already zero "
+                            f"(refcount_t: underflow; use-after-free)", cpus=(cname,),
+                            key=("refcount", cname, op.where)),)
+        changes["broken"] = True
+    detail = {"ref": ref, "count": n - 1}
+    if n == 1 and release is not None:
+        detail["release"] = release
+        return _next(prog, state, cpu, th, "release_call", detail, findings,
+                     frames=th.frames + ((prog.func_index[release], 0),), refs=_set(state.refs, r, n - 1), **changes)
+    return _next(prog, state, cpu, th, "put", detail, findings, refs=_set(state.refs, r, n - 1), **changes)
+
+
+def _object(prog, state, cpu, th, op) -> Outcome:
+    """``kzalloc``, ``kfree``, a use: an object's lifetime (use after free, double free)."""
+    k = op.kind
+    name = op.args[0]
+    o = prog.obj_index[name]
+    life = state.objs[o]
+    cname = prog.cpus[cpu].name
+    if k == "alloc":
+        if life == _ALIVE:
+            raise _err(prog, state, cpu, op, f"{name} is allocated already")
+        return _next(prog, state, cpu, th, "alloc", {"object": name}, objs=_set(state.objs, o, _ALIVE))
+    findings, changes = (), {}
+    if k == "free":
+        if life == _FREED:
+            findings = (Finding("double_free", f"{cname} frees {name}, which was already freed (double free)",
+                                cpus=(cname,), key=("double_free", name, cname, op.where)),)
+            changes["broken"] = True
+        elif life == _UNALLOC:
+            raise _err(prog, state, cpu, op, f"{name} was never allocated")
+        return _next(prog, state, cpu, th, "free", {"object": name}, findings, objs=_set(state.objs, o, _FREED),
+                     **changes)
+    if life == _FREED:
+        findings = (Finding("use_after_free", f"{cname} uses {name} after it was freed: {op.text.strip()}",
+                            cpus=(cname,), key=("use_after_free", name, cname, op.where)),)
+        changes["broken"] = True
+    elif life == _UNALLOC:
+        raise _err(prog, state, cpu, op, f"{name} is used before it is allocated")
+    return _next(prog, state, cpu, th, "use", {"object": name}, findings, **changes)
+
+
+def _data(prog, state, cpu, th, op) -> Outcome:
+    """A shared variable written, a cpu-local set, a ``WARN_ON`` checked."""
+    k = op.kind
+    if k == "assign":
+        v = eval_expr(prog, state, cpu, op.args[1])
+        return _next(prog, state, cpu, th, "assign", {"var": op.args[0], "value": v},
+                     vars=_set(state.vars, prog.var_index[op.args[0]], v))
+    if k == "let":
+        return _next(prog, state, cpu, th, "step", {},
+                     locals=_set(th.locals, prog.local_index[op.args[0]], eval_expr(prog, state, cpu, op.args[1])))
+    if eval_expr(prog, state, cpu, op.args[0]):         # warn_on
+        cname = prog.cpus[cpu].name
+        finding = Finding("warn", f"WARNING in {prog.functions[th.frames[-1][0]].name}: {op.args[1]}",
+                          cpus=(cname,), key=("warn", op.where, op.text))
+        return _next(prog, state, cpu, th, "warn", {}, (finding,))
+    return _next(prog, state, cpu, th, "step", {})
+
+
+def _control(prog, state, cpu, th, op) -> Outcome:
+    """Branches, jumps, calls, returns, and lines that change nothing but the pc."""
     k = op.kind
     frames = th.frames
-    findings: tuple = ()
-    cname = prog.cpus[cpu].name
-
-    if k in ACQUIRE_OPS:
-        l = prog.lock_index[op.args[0]]
-        mode = _mode_of(k)
-        queued = th.status == WAIT
-        if _grantable(prog, state, l, cpu, mode, queued):
-            q = state.queue[l]
-            if queued:
-                q = tuple(e for e in q if e[0] != cpu)
-            if mode == WRITE:
-                owner, readers = _set(state.owner, l, cpu), state.readers
-            else:
-                owner = state.owner
-                readers = _set(state.readers, l, tuple(sorted(state.readers[l] + (cpu,))))
-            nth = _finish(prog, th, _advance(prog, frames), status=RUN, held=th.held + ((l, mode),))
-            ns = _with(state, cpu, nth, owner=owner, readers=readers, queue=_set(state.queue, l, q))
-            return _done(prog, state, ns, cpu, Outcome(ns, "acquire", {"lock": op.args[0], "mode": mode}, ()))
-        ns = _with(state, cpu, th._replace(status=WAIT),
-                   queue=_set(state.queue, l, state.queue[l] + ((cpu, mode),)))
-        return Outcome(ns, "block", {"lock": op.args[0], "mode": mode}, ())
-
-    if k in RELEASE_OPS:
-        l = prog.lock_index[op.args[0]]
-        mode = _mode_of("down_read" if k == "up_read" else k)
-        lock = op.args[0]
-        if (l, mode) not in th.held:
-            if mode == READ:
-                raise _err(prog, state, cpu, op, f"up_read() without down_read(): {cname} does not hold {lock} for read")
-            holder = state.owner[l]
-            if holder == _FREE:
-                raise _err(prog, state, cpu, op, f"{lock} is not locked (double unlock?)")
-            if holder != cpu:
-                raise _err(prog, state, cpu, op, f"unlock of a lock not held: {lock} is held by {prog.cpus[holder].name}, not {cname}")
-            raise _err(prog, state, cpu, op, f"{lock} is held for read, not write")
-        held = list(th.held)
-        # Drop the most recent matching acquisition (locks may be released out of order).
-        for i in range(len(held) - 1, -1, -1):
-            if held[i] == (l, mode):
-                del held[i]
-                break
-        if mode == WRITE:
-            owner, readers = _set(state.owner, l, _FREE), state.readers
-        else:
-            r = list(state.readers[l])
-            r.remove(cpu)
-            owner, readers = state.owner, _set(state.readers, l, tuple(r))
-        nth = _finish(prog, th, _advance(prog, frames), held=tuple(held))
-        ns = _with(state, cpu, nth, owner=owner, readers=readers)
-        return _done(prog, state, ns, cpu, Outcome(ns, "release", {"lock": lock, "mode": mode}, ()))
-
-    if k in TRYLOCK_OPS:
-        l = prog.lock_index[op.args[0]]
-        mode = _mode_of(k)
-        slot = prog.local_index[op.args[1]]
-        ok = _grantable(prog, state, l, cpu, mode, False)
-        changes = {}
-        held = th.held
-        if ok:
-            if mode == WRITE:
-                changes["owner"] = _set(state.owner, l, cpu)
-            else:
-                changes["readers"] = _set(state.readers, l, tuple(sorted(state.readers[l] + (cpu,))))
-            held = held + ((l, mode),)
-        nth = _finish(prog, th, _advance(prog, frames), held=held, locals=_set(th.locals, slot, ok))
-        ns = _with(state, cpu, nth, **changes)
-        return _done(prog, state, ns, cpu, Outcome(ns, "trylock", {"lock": op.args[0], "mode": mode, "ok": ok}, ()))
-
-    if k == "wait":
-        if th.status == RUN and not eval_expr(prog, state, cpu, op.args[0]):
-            ns = _with(state, cpu, th._replace(status=WAIT))
-            return Outcome(ns, "sleep", {"cond": str(op.args[0])}, ())
-        nth = _finish(prog, th, _advance(prog, frames), status=RUN)
-        ns = _with(state, cpu, nth)
-        return _done(prog, state, ns, cpu, Outcome(ns, "wake", {"cond": str(op.args[0])}, ()))
-
-    detail: dict = {}
-    changes: dict = {}
-    jump = None
-    event = "step"
-    new_frames = None
-    locals_ = th.locals
-
-    if k in ("get", "get_not_zero"):
-        r = prog.ref_index[op.args[0]]
-        n = state.refs[r]
-        if k == "get_not_zero":
-            ok = n > 0
-            locals_ = _set(locals_, prog.local_index[op.args[1]], ok)
-            if ok:
-                changes["refs"] = _set(state.refs, r, n + 1)
-            detail = {"ref": op.args[0], "count": n + 1 if ok else 0, "ok": ok}
-        else:
-            if n == 0:
-                findings = (Finding("refcount", f"{cname} takes a reference on {op.args[0]} after it dropped to zero "
-                                    f"(refcount_t: addition on 0; use-after-free)", cpus=(cname,),
-                                    key=("refcount", cname, op.where)),)
-            changes["refs"] = _set(state.refs, r, n + 1)
-            detail = {"ref": op.args[0], "count": n + 1}
-        event = "get"
-    elif k == "put":
-        ref, release = op.args
-        r = prog.ref_index[ref]
-        n = state.refs[r]
-        if n <= 0:
-            findings = (Finding("refcount", f"{cname} drops a reference on {ref} that is already zero "
-                                f"(refcount_t: underflow; use-after-free)", cpus=(cname,),
-                                key=("refcount", cname, op.where)),)
-            changes["broken"] = True
-        changes["refs"] = _set(state.refs, r, n - 1)
-        detail = {"ref": ref, "count": n - 1}
-        event = "put"
-        if n == 1 and release is not None:
-            # The last put runs the release in this cpu's context, like a call:
-            # the putter's frame stays (so stacks show who dropped the reference)
-            # and moves past the put when the release returns.
-            new_frames = frames + ((prog.func_index[release], 0),)
-            event = "release_call"
-            detail["release"] = release
-    elif k == "alloc":
-        o = prog.obj_index[op.args[0]]
-        if state.objs[o] == _ALIVE:
-            raise _err(prog, state, cpu, op, f"{op.args[0]} is allocated already")
-        changes["objs"] = _set(state.objs, o, _ALIVE)
-        event, detail = "alloc", {"object": op.args[0]}
-    elif k == "free":
-        o = prog.obj_index[op.args[0]]
-        if state.objs[o] == _FREED:
-            findings = (Finding("double_free", f"{cname} frees {op.args[0]}, which was already freed (double free)",
-                                cpus=(cname,), key=("double_free", op.args[0], cname, op.where)),)
-            changes["broken"] = True
-        elif state.objs[o] == _UNALLOC:
-            raise _err(prog, state, cpu, op, f"{op.args[0]} was never allocated")
-        changes["objs"] = _set(state.objs, o, _FREED)
-        event, detail = "free", {"object": op.args[0]}
-    elif k == "use":
-        o = prog.obj_index[op.args[0]]
-        if state.objs[o] == _FREED:
-            findings = (Finding("use_after_free", f"{cname} uses {op.args[0]} after it was freed: {op.text.strip()}",
-                                cpus=(cname,), key=("use_after_free", op.args[0], cname, op.where)),)
-            changes["broken"] = True
-        elif state.objs[o] == _UNALLOC:
-            raise _err(prog, state, cpu, op, f"{op.args[0]} is used before it is allocated")
-        event, detail = "use", {"object": op.args[0]}
-    elif k == "assign":
-        v = eval_expr(prog, state, cpu, op.args[1])
-        changes["vars"] = _set(state.vars, prog.var_index[op.args[0]], v)
-        event, detail = "assign", {"var": op.args[0], "value": v}
-    elif k == "let":
-        locals_ = _set(locals_, prog.local_index[op.args[0]], eval_expr(prog, state, cpu, op.args[1]))
-    elif k == "if":
+    if k == "if":
         taken = bool(eval_expr(prog, state, cpu, op.args[0]))
-        if taken:
-            jump = prog.functions[frames[-1][0]].labels[op.args[1]]
-        event, detail = "branch", {"taken": taken}
-    elif k == "goto":
-        jump = prog.functions[frames[-1][0]].labels[op.args[0]]
-    elif k == "call":
-        new_frames = frames + ((prog.func_index[op.args[0]], 0),)
-        event, detail = "call", {"function": op.args[0]}
-    elif k == "return":
-        f = frames[-1][0]
-        new_frames = _advance(prog, frames, len(prog.functions[f].ops))
-        event = "return"
-    elif k == "warn_on":
-        if eval_expr(prog, state, cpu, op.args[0]):
-            findings = (Finding("warn", f"WARNING in {prog.functions[frames[-1][0]].name}: {op.args[1]}",
-                                cpus=(cname,), key=("warn", op.where, op.text)),)
-            event = "warn"
-    # "nop" changes nothing but the pc.
+        jump = prog.functions[frames[-1][0]].labels[op.args[1]] if taken else None
+        return _next(prog, state, cpu, th, "branch", {"taken": taken}, jump=jump)
+    if k == "goto":
+        return _next(prog, state, cpu, th, "step", {}, jump=prog.functions[frames[-1][0]].labels[op.args[0]])
+    if k == "call":
+        return _next(prog, state, cpu, th, "call", {"function": op.args[0]},
+                     frames=frames + ((prog.func_index[op.args[0]], 0),))
+    if k == "return":
+        return _next(prog, state, cpu, th, "return", {},
+                     frames=_advance(prog, frames, len(prog.functions[frames[-1][0]].ops)))
+    return _next(prog, state, cpu, th, "step", {})      # nop
 
-    if new_frames is None:
-        new_frames = _advance(prog, frames, jump)
-    nth = _finish(prog, th, new_frames, locals=locals_)
-    ns = _with(state, cpu, nth, **changes)
-    return _done(prog, state, ns, cpu, Outcome(ns, event, detail, findings))
+
+_HANDLERS = {"acquire": _acquire, "release": _release, "trylock": _trylock, "wait": _wait,
+             "refcount": _refcount, "object": _object, "data": _data, "control": _control}
 
 
 def _done(prog: Program, before: State, ns: State, cpu: int, out: Outcome) -> Outcome:
@@ -636,13 +663,15 @@ def footprint(prog: Program, state: State, cpu: int) -> tuple[frozenset, frozens
     """(reads, writes) of ``cpu``'s next step: the shared things it touches.
 
     Two steps of different cpus are independent (commute, and neither enables
-    or disables the other) when neither writes what the other touches.
+    or disables the other) when neither writes what the other touches. What
+    each kind of step touches is the ``footprint`` column of the table
+    (:data:`labkit.primitives.OPS`); its expressions read every name in them.
     """
     op = current_op(prog, state, cpu)
     fp = _FP_CACHE.get(op)
     if fp is None:
         fp = _FP_CACHE[op] = _op_footprint(op)
-    if op.kind in _CORRUPTING and _corrupts(prog, state, op):
+    if OPS[op.kind].corrupts and _corrupts(prog, state, op):
         # Memory corruption stops every cpu (``state.broken``): this step then
         # disables every other one, so it must not commute with any of them.
         return fp[0], fp[1] | _BROKEN
@@ -651,14 +680,16 @@ def footprint(prog: Program, state: State, cpu: int) -> tuple[frozenset, frozens
 
 _FP_CACHE: dict = {}
 # Every step reads the machine's "broken" flag (nothing runs once memory is
-# corrupted); the steps below write it when, in this state, they corrupt.
+# corrupted); the steps the table marks ``corrupts`` write it when, in this
+# state, they corrupt.
 _BROKEN = frozenset((("B", None),))
-_CORRUPTING = ("use", "free", "put")
+# What an operand names, as a footprint item: a lock, refcount, object, variable.
+_ITEM = {"lock": "L", "ref": "R", "object": "O", "var": "V"}
 
 
 def _corrupts(prog: Program, state: State, op: Op) -> bool:
-    if op.kind == "put":
-        return state.refs[prog.ref_index[op.args[0]]] <= 0
+    if OPS[op.kind].family == "refcount":
+        return state.refs[prog.ref_index[op.args[0]]] <= 0      # an underflowing put
     return state.objs[prog.obj_index[op.args[0]]] == _FREED   # use or double free
 
 
@@ -668,19 +699,12 @@ def _op_footprint(op: Op) -> tuple[frozenset, frozenset]:
 
 
 def _op_touches(op: Op) -> tuple[frozenset, frozenset]:
-    k = op.kind
-    if k in ACQUIRE_OPS or k in RELEASE_OPS or k in TRYLOCK_OPS:
-        return frozenset(), frozenset((("L", op.args[0]),))
-    if k in ("get", "get_not_zero", "put"):
-        return frozenset(), frozenset((("R", op.args[0]),))
-    if k in ("alloc", "free"):
-        return frozenset(), frozenset((("O", op.args[0]),))
-    if k == "use":
-        return frozenset((("O", op.args[0]),)), frozenset()
-    if k in ("assign", "let", "if", "warn_on", "wait"):
-        e = op.args[1] if k in ("assign", "let") else op.args[0]
-        reads = frozenset([("V", n) for n in e.names("var")] + [("R", n) for n in e.names("ref")]
-                          + [("O", n) for n in e.names("alive")])
-        writes = frozenset((("V", op.args[0]),)) if k == "assign" else frozenset()
-        return reads, writes
-    return frozenset(), frozenset()
+    prim = OPS[op.kind]
+    reads, writes = [], []
+    for access, i in prim.footprint:
+        (writes if access == "w" else reads).append((_ITEM[prim.operands[i]], op.args[i]))
+    for role, a in zip(prim.operands, op.args):
+        if role in ("cond", "value"):
+            reads += [("V", n) for n in a.names("var")] + [("R", n) for n in a.names("ref")] \
+                + [("O", n) for n in a.names("alive")]
+    return frozenset(reads), frozenset(writes)

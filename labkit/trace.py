@@ -18,14 +18,15 @@ print the expanded form.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
-from .errors import ModelError, ScheduleError
+from .errors import LabError, ModelError, ScheduleError
 from .model import Op, Program
 from .semantics import (Finding, State, apply, blocked_reason, can_step, current_op, initial_state,
                         stack_of, state_findings)
 
-__all__ = ["parse_schedule", "format_schedule", "Step", "Trace", "replay", "serial_schedule", "run_until",
-           "MAX_RUN_STEPS", "MAX_CALL_DEPTH", "check_depth", "quote_schedule"]
+__all__ = ["schedule_words", "parse_schedule", "format_schedule", "Step", "Stop", "Trace", "replay",
+           "serial_schedule", "run_until", "MAX_RUN_STEPS", "MAX_CALL_DEPTH", "check_depth", "quote_schedule"]
 
 # A ``CPU0*`` entry runs a cpu until it finishes or blocks; a model whose cpu
 # loops (``goto``) would never do either. The kernel cases need well under a
@@ -36,6 +37,12 @@ MAX_RUN_STEPS = 10_000
 MAX_CALL_DEPTH = 100
 
 
+def schedule_words(text: str | list | tuple) -> list:
+    """The entries of a schedule as written: spaces, commas or newlines
+    separate them (a list or tuple is taken as it is)."""
+    return list(text) if isinstance(text, (list, tuple)) else str(text).replace(",", " ").split()
+
+
 def parse_schedule(prog: Program, text: str | list | tuple) -> list[str | tuple[str, str]]:
     """Split a schedule into cpu names (``("CPU0", "*")`` for ``CPU0*``).
 
@@ -43,24 +50,25 @@ def parse_schedule(prog: Program, text: str | list | tuple) -> list[str | tuple[
     case-insensitively (``cpu0`` is ``CPU0``). An entry is a cpu name, or a
     cpu name and one ``*``; anything else is malformed and says so.
     """
-    words = text if isinstance(text, (list, tuple)) else str(text).replace(",", " ").split()
     names = {n.upper(): n for n in prog.cpu_names}
-    out: list = []
-    for i, w in enumerate(words):
-        head = f"schedule entry {i + 1} ({w!r})"
-        if not isinstance(w, str):
-            raise ScheduleError(f"{head}: malformed: an entry is a cpu name such as 'CPU0', not a {type(w).__name__}")
-        star = w.endswith("*")
-        name = w[:-1] if star else w
-        if not name or "*" in name:
-            raise ScheduleError(f"{head}: malformed: write a cpu name, or a cpu name and one '*' "
-                                f"(e.g. 'CPU0' or 'CPU0*'; cpus: {', '.join(prog.cpu_names)})")
-        key = name.upper()
-        if key not in names:
-            raise ScheduleError(f"{head}: no cpu named {name!r} in "
-                                f"{prog.case}/{prog.variant} (cpus: {', '.join(prog.cpu_names)})")
-        out.append((names[key], "*") if star else names[key])
-    return out
+    return [_parse_entry(prog, names, i, w) for i, w in enumerate(schedule_words(text))]
+
+
+def _parse_entry(prog: Program, names: dict, i: int, w) -> str | tuple[str, str]:
+    """Entry ``i`` (0-based) of a schedule: a cpu name, or ``(name, "*")``."""
+    head = f"schedule entry {i + 1} ({w!r})"
+    if not isinstance(w, str):
+        raise ScheduleError(f"{head}: malformed: an entry is a cpu name such as 'CPU0', not a {type(w).__name__}")
+    star = w.endswith("*")
+    name = w[:-1] if star else w
+    if not name or "*" in name:
+        raise ScheduleError(f"{head}: malformed: write a cpu name, or a cpu name and one '*' "
+                            f"(e.g. 'CPU0' or 'CPU0*'; cpus: {', '.join(prog.cpu_names)})")
+    key = name.upper()
+    if key not in names:
+        raise ScheduleError(f"{head}: no cpu named {name!r} in "
+                            f"{prog.case}/{prog.variant} (cpus: {', '.join(prog.cpu_names)})")
+    return (names[key], "*") if star else names[key]
 
 
 def format_schedule(cpus) -> str:
@@ -86,13 +94,31 @@ class Step:
         return self.op.text
 
 
+class Stop(NamedTuple):
+    """Where a partial replay stopped: entry ``entry`` (1-based) of
+    ``entries``, written ``word``, could not run; ``error`` says why."""
+
+    entry: int
+    entries: int
+    word: str
+    error: LabError
+    unit: str          # "step", or "entry" when the schedule has CPU0* entries
+    cpu: int | None    # the cpu the entry names, if it names one
+
+    def sentence(self, why: str | None = None) -> str:
+        """``stops at step 3 of 3 (CPU1): <why>`` (``why`` defaults to the error)."""
+        return f"stops at {self.unit} {self.entry} of {self.entries} ({self.word}): {why or self.error}"
+
+
 @dataclass
 class Trace:
-    """The replay of a schedule: every step and every state along the way."""
+    """The replay of a schedule: every step and every state along the way.
+    ``stop`` says where a partial replay stopped (``None``: it all ran)."""
 
     program: Program
     steps: list[Step] = field(default_factory=list)
     initial: State | None = None
+    stop: Stop | None = None
 
     @property
     def schedule(self) -> str:
@@ -186,7 +212,7 @@ def _loop_error(prog: Program, steps: list[Step], cpu: int, entry: int) -> Model
                       f"end by itself; to wait for another cpu, use wait_event()")
 
 
-def replay(prog: Program, schedule="") -> Trace:
+def replay(prog: Program, schedule="", partial: bool = False) -> Trace:
     """Run ``schedule`` from the initial state and return the whole trace.
 
     Raises :class:`ScheduleError` naming the step and the cpu when the
@@ -194,27 +220,56 @@ def replay(prog: Program, schedule="") -> Trace:
     :class:`ModelError` naming the model line when a ``CPU0*`` entry takes
     more than :data:`MAX_RUN_STEPS` steps (a loop) or a cpu's calls nest
     deeper than :data:`MAX_CALL_DEPTH` (unbounded recursion).
+
+    ``partial=True`` raises nothing for the schedule's entries: the trace is
+    that of the entries that ran, up to the first that could not, and its
+    ``stop`` says which and why (one pass over the schedule).
+
+    >>> from labkit.cases import program
+    >>> t = replay(program("abba", "after"), "CPU0 CPU1 CPU1", partial=True)
+    >>> len(t.steps), t.stop.entry, t.stop.word, t.stop.cpu
+    (2, 3, 'CPU1', 1)
     """
-    entries = parse_schedule(prog, schedule)
+    words = schedule_words(schedule)
     state = initial_state(prog)
     trace = Trace(prog, [], state)
     seen: set = set()
-    for i, entry in enumerate(entries):
-        if isinstance(entry, tuple):
-            cpu = prog.cpu_id(entry[0])
-            start = len(trace.steps)
-            while can_step(prog, state, cpu):
-                if len(trace.steps) - start >= MAX_RUN_STEPS:
-                    raise _loop_error(prog, trace.steps[start:], cpu, i + 1)
-                state = _step(prog, trace, state, cpu, seen)
-            continue
-        cpu = prog.cpu_id(entry)
-        if not can_step(prog, state, cpu):
-            why = blocked_reason(prog, state, cpu)
-            raise ScheduleError(f"step {len(trace.steps) + 1} of the schedule: {entry} cannot run: {why} "
-                                f"(after {trace.schedule or 'no steps'!r})")
-        state = _step(prog, trace, state, cpu, seen)
+    names = {n.upper(): n for n in prog.cpu_names}
+    if not partial:
+        entries = [_parse_entry(prog, names, i, w) for i, w in enumerate(words)]
+        for i, entry in enumerate(entries):
+            state = _run_entry(prog, trace, state, i, entry, seen)
+        return trace
+    unit = "entry" if any(isinstance(w, str) and w.endswith("*") for w in words) else "step"
+    for i, w in enumerate(words):
+        mark = len(trace.steps)
+        try:
+            state = _run_entry(prog, trace, state, i, _parse_entry(prog, names, i, w), seen)
+        except LabError as e:
+            del trace.steps[mark:]          # an entry runs whole or not at all
+            name = str(w).rstrip("*").upper()
+            cpu = prog.cpu_id(names[name]) if name in names else None
+            trace.stop = Stop(i + 1, len(words), w, e, unit, cpu)
+            break
     return trace
+
+
+def _run_entry(prog: Program, trace: Trace, state: State, i: int, entry, seen: set) -> State:
+    """Run entry ``i`` of a schedule (a cpu's step, or ``CPU0*``: as far as it goes)."""
+    if isinstance(entry, tuple):
+        cpu = prog.cpu_id(entry[0])
+        start = len(trace.steps)
+        while can_step(prog, state, cpu):
+            if len(trace.steps) - start >= MAX_RUN_STEPS:
+                raise _loop_error(prog, trace.steps[start:], cpu, i + 1)
+            state = _step(prog, trace, state, cpu, seen)
+        return state
+    cpu = prog.cpu_id(entry)
+    if not can_step(prog, state, cpu):
+        why = blocked_reason(prog, state, cpu)
+        raise ScheduleError(f"step {len(trace.steps) + 1} of the schedule: {entry} cannot run: {why} "
+                            f"(after {trace.schedule or 'no steps'!r})")
+    return _step(prog, trace, state, cpu, seen)
 
 
 def serial_schedule(prog: Program, order=None) -> str:

@@ -824,26 +824,12 @@ def replay_prefix(prog, schedule: str):
     >>> len(t.steps), stop
     (2, 'stops at step 3 of 3 (CPU1): CPU1 waits for A held by CPU0')
     """
-    from ..errors import LabError
     from ..trace import replay
     from .text import cpu_status_text
 
-    words = str(schedule).replace(",", " ").split()
-    starred = any(w.endswith("*") for w in words)
-    unit = "entry" if starred else "step"
-    good = replay(prog, "")
-    for i in range(len(words)):
-        try:
-            good = replay(prog, " ".join(words[:i + 1]))
-        except LabError as e:
-            cpu = words[i].rstrip("*")
-            if cpu.upper() in {c.upper() for c in prog.cpu_names}:
-                cid = [c.upper() for c in prog.cpu_names].index(cpu.upper())
-                why = cpu_status_text(prog, good.final, cid).replace(" blocked:", "")
-            else:
-                why = str(e)
-            return good, f"stops at {unit} {i + 1} of {len(words)} ({words[i]}): {why}"
-    return good, None
+    t = replay(prog, str(schedule), partial=True)     # one pass; t.stop: where it stopped
+    return t, t.stop and t.stop.sentence(None if t.stop.cpu is None else
+                                         cpu_status_text(prog, t.final, t.stop.cpu).replace(" blocked:", ""))
 
 
 def before_after_runs(case_id: str, schedule, variants=("before", "after")):
