@@ -273,7 +273,8 @@ def test_hostile_model_text_parses_back_identical_from_the_page(register, tmp_pa
     assert {"lock A " + H, "step " + H} <= set(got["texts"])
     assert any(f["message"].endswith("WARN " + H) for f in v["explorer"])
     # The boot script opens on the hostile variant id, as a JavaScript string.
-    assert json.loads(re.search(r"variant: (.*?), schedule: ", boot_text).group(1)) == VID
+    boot = boot_text.split("// Standalone bootstrap", 1)[1]     # after the bundled stepper code
+    assert json.loads(re.search(r"variant: (.*?), schedule: ", boot).group(1)) == VID
     # Nothing in the page can end an element early or open a comment.
     assert page.lower().count("</script") == 2 and "<!--" not in page
     assert "<\\!--" not in page      # the old escaping, which was not JSON
