@@ -670,7 +670,8 @@ class Timeline extends Region {
       const free = (p, q) => p >= x0lim && q <= x1lim && row.every(([u, v]) => q <= u || p >= v);
       const right = [b + 0.1, b + 0.1 + w], left = [a - 0.1 - w, a - 0.1];
       const order = iv.end === null ? [left, right] : [right, left];
-      const pick = order.find((c) => free(c[0], c[1])) || order[0];
+      // With no free room, never spill left over the lane's name: go right instead.
+      const pick = order.find((c) => free(c[0], c[1])) || (left[0] < x0lim ? right : order[0]);
       const isRight = pick === right;
       s += `<text class="lk-barlabel t-fg" x="${X(isRight ? pick[0] : pick[1])}" y="${yc - 0.5}" text-anchor="${isRight ? "start" : "end"}">${esc(iv.label)}</text>`;
       row.push(pick);
