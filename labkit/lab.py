@@ -20,7 +20,7 @@ the deadlock without the learner first copying a schedule.
 >>> bug("abba", "before")
 'CPU0 CPU1 CPU0 CPU1'
 >>> print(explore("abba", "after"))
-abba/after: 30 states, 32 transitions; every interleaving explored
+abba/after: 20 states, 20 transitions; every interleaving explored
 no findings: no deadlock, use after free, double free, refcount bug or WARN in any interleaving
 """
 

@@ -28,8 +28,8 @@ __all__ = [
     "RUN", "WAIT", "DONE", "WRITE", "READ",
     "Thread", "State", "Finding", "Outcome",
     "initial_state", "can_step", "blocked_reason", "apply", "current_op",
-    "stack_of", "wait_for_edges", "deadlock_cycles", "state_findings", "footprint",
-    "eval_expr",
+    "stack_of", "wait_for_edges", "deadlock_cycles", "state_findings", "footprint", "op_touches",
+    "lock_blockers", "eval_expr",
 ]
 
 RUN, WAIT, DONE = 0, 1, 2
@@ -216,6 +216,28 @@ def _blockers(prog: Program, state: State, cpu: int) -> tuple[int, tuple[int, ..
     op = current_op(prog, state, cpu)
     if th.status != WAIT or op is None or OPS[op.kind].family != "acquire":
         return None
+    return _waits_for(prog, state, cpu, op)
+
+
+def lock_blockers(prog: Program, state: State, cpu: int) -> tuple[int, tuple[int, ...]] | None:
+    """``(lock, the cpus it waits for)`` when ``cpu``'s next step is a lock it
+    cannot take now — queued on it, or about to try it and block — else None.
+
+    The explorer uses it to skip the blocking step of a lock whose waiters'
+    order does not matter (a mutex, a spinlock): the cpu simply cannot run
+    until the lock is free, and waits for its holder all the same.
+    """
+    th = state.threads[cpu]
+    op = current_op(prog, state, cpu)
+    if th.status == DONE or op is None or OPS[op.kind].family != "acquire":
+        return None
+    l = prog.lock_index[op.args[0]]
+    if _grantable(prog, state, l, cpu, _MODE[op.kind], th.status == WAIT):
+        return None
+    return _waits_for(prog, state, cpu, op)
+
+
+def _waits_for(prog: Program, state: State, cpu: int, op: Op) -> tuple[int, tuple[int, ...]]:
     l = prog.lock_index[op.args[0]]
     mode = _MODE[op.kind]
     who = set()
@@ -694,11 +716,13 @@ def _corrupts(prog: Program, state: State, op: Op) -> bool:
 
 
 def _op_footprint(op: Op) -> tuple[frozenset, frozenset]:
-    reads, writes = _op_touches(op)
+    reads, writes = op_touches(op)
     return reads | _BROKEN, writes
 
 
-def _op_touches(op: Op) -> tuple[frozenset, frozenset]:
+def op_touches(op: Op) -> tuple[frozenset, frozenset]:
+    """(reads, writes) of a step, whatever the state: ``("L", lock)``,
+    ``("R", ref)``, ``("O", object)``, ``("V", var)`` items."""
     prim = OPS[op.kind]
     reads, writes = [], []
     for access, i in prim.footprint:

@@ -170,7 +170,7 @@ CASES = (
          "N philosophers, N forks: everyone left-then-right deadlocks; one left-handed philosopher "
          "breaks the cycle.",
          tuple(Variant(f"n{n}", f"{n} philosophers", partial(philosophers, n, False), expect="deadlock")
-               for n in range(2, 7))
+               for n in range(2, 9))
          + tuple(Variant(f"lefty{n}", f"{n} philosophers, one left-handed", partial(philosophers, n, True),
                          expect="nothing") for n in range(2, 7)),
          kind="classic",

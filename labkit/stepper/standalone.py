@@ -103,7 +103,9 @@ def html_text(case_id: str, variant: str | None = None, schedule: str = "",
     vid = case.variant_ids[0] if variant is None else variant
     case.variant(vid)          # an unknown variant: an error naming the known ones
     steps = replay(case.program(vid), schedule).schedule if schedule else ""
-    data = case_json(case_id, max_states=max_states)
+    data = case_json(case_id, max_states=max_states, lazy=vid)
+    # A page has no kernel to build a variant later: it ships the one asked for and those small enough to ship whole.
+    data["variants"] = [v for v in data["variants"] if not v.get("pending")]
     from .bundle import front_end_js
     js = front_end_js()        # core.js + stepper.js as one module (no build step)
     css = (_HERE / "stepper.css").read_text(encoding="utf-8")
@@ -123,8 +125,9 @@ def export_html(case_id: str, variant: str | None = None, path: str | Path = "st
                 schedule: str = "", max_states: int = DEFAULT_MAX_STATES) -> Path:
     """Write one self-contained HTML stepper for a case, opening on ``variant``.
 
-    All variants are inside (the page can toggle between them); ``schedule``
-    is where it opens. Returns the path written.
+    ``variant`` and every variant small enough to ship whole are inside (the
+    page can toggle between them); ``schedule`` is where it opens. Returns
+    the path written.
     """
     path = Path(path)
     text = html_text(case_id, variant, schedule, max_states)
