@@ -166,6 +166,11 @@ def cmd_slides(args) -> int:
     return main_slides(args)
 
 
+def cmd_lite(args) -> int:
+    from .lite import main as lite_main
+    return lite_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m labkit", description="Kernel locking-bug lab: models, explorer, lockdep.")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -243,6 +248,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, metavar="FILE_OR_DIR")
     s.add_argument("--notebooks", help="the notebooks folder (default: notebooks/)")
     s.set_defaults(func=cmd_slides)
+
+    s = sub.add_parser("lite", help="the whole lab as a JupyterLite site: Python in the browser, no server, no network")
+    s.add_argument("out_dir", metavar="OUT_DIR")
+    s.add_argument("--serve", action="store_true", help="then serve it (like python -m http.server)")
+    s.add_argument("--port", type=int, default=8000, help="port for --serve (default 8000)")
+    s.add_argument("--bind", default="127.0.0.1", help="address for --serve (default 127.0.0.1)")
+    s.set_defaults(func=cmd_lite)
     return p
 
 

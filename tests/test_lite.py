@@ -1,0 +1,266 @@
+"""The lab as a JupyterLite site (``python -m labkit lite``), in Chromium with the network blocked.
+
+One build per test run (module scope), cached under build/lite-test/<content hash>
+so a rerun with the same sources skips it. The site is served from a thread on
+127.0.0.1; every request for anything else is refused and counted (must be 0),
+and the test checks that the kernel's own requests (its wheels, fetched from a
+Web Worker) went through that guard, so the count means something.
+
+* the primer opens by itself, its kernel starts, every cell runs with no error
+  and nothing on stderr; a stepper is clicked to its bug and the kernel reads the
+  position back (the widget's state synced through the in-browser kernel);
+* one case notebook runs top to bottom with no error (LABKIT_LITE_NOTEBOOKS=all
+  runs every notebook instead: slow, for a release check).
+
+Fast checks without a browser: the contents listing the build writes against
+jupyter_server's, labkit's browser wheel, the pins.
+
+Screenshots: test-artifacts/lite_*.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run", "--disable-quic"]
+KERNEL_START = 240_000    # ms: Pyodide + IPython + labkit on a loaded 2-core machine (about 12 s when idle)
+RUN_ALL = 900_000         # ms: a whole notebook
+
+
+def _notebooks():
+    want = os.environ.get("LABKIT_LITE_NOTEBOOKS", "01_mm_iommu")
+    names = sorted(p.stem for p in (REPO / "notebooks").glob("[0-9]*.ipynb"))
+    return [n for n in names if n != "00_primer"] if want == "all" else want.split(",")
+
+
+# --- fast: no browser ---------------------------------------------------------------------------
+
+def test_contents_index_matches_jupyter_server(tmp_path):
+    """The api/contents listing the build writes is the one jupyter_server would write."""
+    fcm = pytest.importorskip("jupyter_server.services.contents.filemanager")
+    from labkit.lite import write_contents_index
+    files = tmp_path / "files"
+    (files / "notebooks").mkdir(parents=True)
+    (files / "data" / "splats").mkdir(parents=True)
+    (files / "notebooks" / "a.ipynb").write_text('{"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}')
+    (files / "data" / "splats" / "r.txt").write_text("report\n")
+    assert write_contents_index(tmp_path) == 4
+    fm = fcm.FileContentsManager(root_dir=str(files))
+    for rel in ["", "notebooks", "data", "data/splats"]:
+        ours = json.loads((tmp_path / "api" / "contents" / rel / "all.json").read_text())
+        theirs = json.loads(json.dumps(fm.get(rel), default=str))
+        for m in [ours, theirs, *ours["content"], *theirs["content"]]:
+            m.pop("last_modified"), m.pop("created")
+        key = lambda m: m["name"]   # noqa: E731
+        assert sorted(ours.pop("content"), key=key) == sorted(theirs.pop("content"), key=key), rel
+        assert ours == theirs, rel
+
+
+def test_labkit_wheel(tmp_path):
+    """labkit's browser wheel: the package without its build tooling, the reports where exercises look."""
+    from labkit.lite import labkit_wheel
+    a = labkit_wheel(tmp_path, "t1")
+    names = zipfile.ZipFile(a).namelist()
+    assert "labkit/lab.py" in names and "labkit/stepper/stepper.js" in names
+    assert not [n for n in names if n.startswith("labkit/lite/") or "__pycache__" in n]
+    assert "data/splats/kvm_vfio.txt" in names          # exercises.ROOT / "data/splats/..." in site-packages
+    assert a.name.startswith("labkit-") and "+t1-py3-none-any.whl" in a.name
+    first = a.read_bytes()
+    assert labkit_wheel(tmp_path, "t1").read_bytes() == first   # reproducible
+
+
+def test_pins_agree():
+    """The front end and the kernel side of each widget library are one release; Pyodide matches its kernel."""
+    here = REPO / "labkit" / "lite"
+    build = dict(re.findall(r"^([\w.-]+)==([\w.+-]+)", (here / "build-requirements.txt").read_text(), re.M))
+    wheels = {w["name"]: w for w in json.loads((here / "wheels.json").read_text())["packages"]}
+    assert build["anywidget"] == wheels["anywidget"]["version"]
+    assert build["jupyterlab_widgets"].startswith("3.")
+    assert wheels["ipywidgets"]["version"].startswith("8.")
+    assert "matplotlib" not in wheels and "numpy" not in wheels
+    for w in wheels.values():
+        assert re.fullmatch(r"[0-9a-f]{64}", w["sha256"]) and w["file_name"].endswith("-none-any.whl"), w
+        assert set(w["depends"]) <= set(wheels) | {"widgetsnbextension"}, w["name"]
+    lock = json.loads((here / "package-lock.json").read_text())
+    pyodide = json.loads((here / "package.json").read_text())["dependencies"]["pyodide"]
+    assert lock["packages"]["node_modules/pyodide"]["version"] == pyodide
+
+
+# --- the site in a browser ----------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def site():
+    """The built site: build/lite-test/<content hash>/ (older builds there are removed)."""
+    from labkit import lite
+    root = REPO / "build" / "lite-test"
+    out = root / lite.content_hash()
+    if not (out / "labkit-lite.json").exists():
+        if root.exists():
+            shutil.rmtree(root)
+        t0 = time.monotonic()
+        try:
+            lite.build(out, log=print)
+        except lite.LiteBuildError as e:
+            pytest.fail(f"the Lite build failed: {e}", pytrace=False)
+        print(f"lite build: {time.monotonic() - t0:.0f} s")
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(site):
+    from labkit.lite import make_server
+    srv = make_server(site)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{srv.server_address[1]}/"
+    srv.shutdown()
+    srv.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def guarded(browser, server):
+    """A fresh context (no storage, no service worker yet) where only the site may be reached."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    seen = {"served": [], "refused": []}
+
+    def handle(route):
+        url = route.request.url
+        if url.startswith(server):
+            seen["served"].append(url)
+            route.continue_()
+        else:
+            seen["refused"].append(url)
+            route.abort()
+    context.route("**/*", handle)
+    yield context, seen
+    context.close()
+
+
+def _kernel_idle(page, timeout=KERNEL_START):
+    page.wait_for_function("""() => {
+        const k = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-KernelName');
+        const e = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook-ExecutionIndicator');
+        return k && k.textContent.includes('Pyodide') && e && e.getAttribute('data-status') === 'idle';
+    }""", timeout=timeout, polling=200)
+
+
+def _problems(page) -> list[str]:
+    out = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output")
+    bad = out.and_(page.locator('[data-mime-type="application/vnd.jupyter.stderr"], '
+                                '[data-mime-type="application/vnd.jupyter.error"]'))
+    return [t[-1500:] for t in bad.all_inner_texts()]
+
+
+def _run_all(page, n_code: int) -> float:
+    """Run > Run All Cells; wait until every code cell has run (or one failed). Returns seconds."""
+    t0 = time.monotonic()
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+    page.wait_for_function("""(n) => {
+        const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+        const prompts = Array.from(panel.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt'), e => e.textContent);
+        if (prompts.some(p => p.includes('*'))) return false;
+        const failed = panel.querySelector('[data-mime-type="application/vnd.jupyter.error"]');
+        return failed || (prompts.length === n && prompts.every(p => /\\[\\d+\\]/.test(p)));
+    }""", arg=n_code, timeout=RUN_ALL, polling=500)
+    return time.monotonic() - t0
+
+
+def _code_cells(name: str) -> int:
+    nb = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())
+    return sum(c["cell_type"] == "code" for c in nb["cells"])
+
+
+@pytest.mark.browser
+def test_primer_in_lite(guarded, server, site, artifacts_dir):
+    from playwright.sync_api import expect
+
+    from labkit import lab
+    context, seen = guarded
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(60_000)
+    try:
+        t0 = time.monotonic()
+        page.goto(server)                                       # the site opens on the primer by itself
+        expect(page).to_have_url(re.compile(r"lab/index\.html\?path=notebooks/00_primer\.ipynb"))
+        _kernel_idle(page)
+        ready = time.monotonic() - t0
+        took = _run_all(page, _code_cells("00_primer"))
+        page.screenshot(path=str(artifacts_dir / "lite_primer.png"))
+        assert not _problems(page), _problems(page)
+
+        # A stepper, clicked to its bug, as a learner would.
+        schedule = lab.bug("abba", "before")
+        st = page.locator(".jp-OutputArea .lk-stepper").first
+        st.scroll_into_view_if_needed()
+        expect(st.locator(".lk-pos")).to_have_text("step 0 of 0")
+        for cpu in schedule.split():
+            st.locator(f'button[data-cpu="{cpu}"]').click()
+        n = len(schedule.split())
+        expect(st.locator(".lk-pos")).to_have_text(f"step {n} of {n}")
+        expect(st.locator('.lk-banner[role="alert"]')).to_contain_text("Deadlock")
+        st.screenshot(path=str(artifacts_dir / "lite_stepper_bug.png"))
+
+        # The kernel reads the learner's position back (synced through the in-browser kernel).
+        page.locator(".jp-NotebookPanel .jp-Cell").last.click()
+        page.keyboard.press("Escape")
+        page.keyboard.press("b")
+        page.keyboard.press("Enter")
+        page.keyboard.type('print("position", stepper.position, "|" + stepper.shown + "|")')
+        page.keyboard.press("Shift+Enter")
+        expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(has_text="position ")).to_have_text(
+            f"position {n} |{schedule}|", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / "lite_primer_failure.png"))
+        raise
+    finally:
+        page.close()
+    print(f"lite primer: kernel idle {ready:.1f} s after page load; all cells {took:.1f} s; "
+          f"{len(seen['served'])} requests served")
+    assert not seen["refused"], f"the site tried to reach the network: {seen['refused']}"
+    assert any("/static/pyodide/" in u and u.endswith(".whl") for u in seen["served"]), \
+        "the kernel's wheel requests did not pass the guard: the refused count proves nothing"
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", _notebooks())
+def test_case_notebook_in_lite(guarded, server, name, artifacts_dir):
+    context, seen = guarded
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    try:
+        page.goto(f"{server}lab/index.html?path=notebooks/{name}.ipynb")
+        _kernel_idle(page)
+        took = _run_all(page, _code_cells(name))
+        assert not _problems(page), _problems(page)
+    except Exception:
+        page.screenshot(path=str(artifacts_dir / f"lite_{name}_failure.png"))
+        raise
+    finally:
+        page.close()
+    print(f"lite {name}: all cells {took:.1f} s")
+    assert not seen["refused"], f"the site tried to reach the network: {seen['refused']}"
+    assert not errors, errors
