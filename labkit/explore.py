@@ -326,14 +326,15 @@ class _Space:
     def cycles_through(self, cpu: int, s: int) -> list[tuple]:
         """Deadlock keys of the wait-for cycles through ``cpu`` in ``s`` (as
         :func:`~labkit.semantics.state_findings` names them)."""
-        ents = {}
+        first = self.waiting(cpu, s)
+        if first is None or not first[3]:
+            return []
+        ents = {cpu: first}
 
         def wait(w):
             if w not in ents:
                 ents[w] = self.waiting(w, s)
             return ents[w]
-        if wait(cpu) is None:
-            return []
         names, locks = self.prog.cpu_names, self.prog.locks
         keys = {}
         stack = [(cpu, (cpu,))]
@@ -449,7 +450,7 @@ def _search(prog, width, max_states, max_seconds, reduction, max_memory_mb, fold
         s = states[sid]
         if s & broken_bit:
             continue                 # memory is corrupted: nothing runs on, no finding belongs to it
-        ents = []
+        ents = []                    # each cpu's entry (sp.entry): the hot loop, inlined
         enabled = 0
         for c in cpus:
             key = s & kmask[c][(s >> shift[c]) & mask]
@@ -481,7 +482,7 @@ def _search(prog, width, max_states, max_seconds, reduction, max_memory_mb, fold
             transitions += 1
             ns = s + e[6]
             zc = 0
-            if reduction:
+            if reduction:           # the next state's sleep set: the cpus whose steps commute with this one
                 cand = (z | done) & enabled
                 ra, wa = e[1], e[2]
                 rw = ra | wa
@@ -520,25 +521,30 @@ def _search(prog, width, max_states, max_seconds, reduction, max_memory_mb, fold
             if e[8] and not ns & broken_bit:
                 # A wait-for cycle appears only when a cpu starts to wait (every
                 # other step only removes edges, or adds them towards the cpu
-                # that steps): look for cycles through this one.
+                # that steps): look for cycles through this one, if it waits.
                 key = ns & kmask[c][(ns >> shift[c]) & mask]
                 w = entries[c].get(key) or sp.entry(c, ns, key)
                 if not w[0] and w[3]:
                     for key in sp.cycles_through(c, ns):
                         note(key, nid, None)
             if transitions & 2047 == 0:
-                if time.perf_counter() - t0 > max_seconds:
-                    stopped = f"stopped after {max_seconds:g} s: the time budget ran out ({len(states)} states so far)"
-                    break
-                rss = _rss_bytes() if rss0 is not None else None
-                used = rss - rss0 if rss is not None else len(states) * _STATE_BYTES
-                if used > max_memory_mb * 2**20:
-                    stopped = (f"stopped after {len(states)} states: the memory budget ({max_memory_mb:g} MB, "
-                               f"--max-memory) ran out")
+                stopped = _over_budget(t0, max_seconds, rss0, max_memory_mb, len(states))
+                if stopped:
                     break
     rss = _rss_bytes() if rss0 is not None else None
     memory = rss - rss0 if rss is not None else None
     return Search(states, esrc, ecpu, edst, occurrences, transitions, stopped, sp, memory)
+
+
+def _over_budget(t0: float, max_seconds: float, rss0: int | None, max_memory_mb: float, states: int) -> str | None:
+    """Why the search must stop now (time or memory), or None."""
+    if time.perf_counter() - t0 > max_seconds:
+        return f"stopped after {max_seconds:g} s: the time budget ran out ({states} states so far)"
+    rss = _rss_bytes() if rss0 is not None else None
+    used = rss - rss0 if rss is not None else states * _STATE_BYTES
+    if used > max_memory_mb * 2**20:
+        return f"stopped after {states} states: the memory budget ({max_memory_mb:g} MB, --max-memory) ran out"
+    return None
 
 
 def _final_findings(sp: _Space, s: int, ents: list, sid: int, note) -> None:
