@@ -20,6 +20,7 @@ Screenshots: test-artifacts/lite_*.png.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -36,6 +37,54 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 KERNEL_START = 240_000    # ms: Pyodide + IPython + labkit on a loaded 2-core machine (about 12 s when idle)
 RUN_ALL = 900_000         # ms: a whole notebook
+
+#: Every public lab call once, on the cases' real data; run in the browser's kernel after the primer.
+EVERY_CALL = """
+import sys
+from labkit import lab
+fails, tried = [], set()
+def t(name, f):
+    tried.add(name.split("(")[0])
+    try:
+        r = f()
+        if hasattr(r, "_repr_mimebundle_"):
+            r._repr_mimebundle_()
+    except Exception as e:
+        fails.append(f"{name}: {type(e).__name__}: {e}")
+S = "../data/splats/"
+sched = lab.bug("abba", "before")
+t("set_theme", lambda: lab.set_theme("auto"))
+t("cases", lab.cases)
+t("story", lambda: lab.story("mm_iommu"))
+t("code", lambda: lab.code("mm_iommu", "before"))
+t("explore", lambda: lab.explore("mm_iommu", "before"))
+t("bug", lambda: lab.bug("kvm_vfio", "after"))
+t("replay", lambda: lab.replay("abba", "before", sched))
+t("timeline", lambda: lab.timeline("mm_iommu", "before"))
+t("before_after", lambda: lab.before_after("mm_iommu"))
+t("before_after_plan", lambda: lab.before_after_plan("mm_iommu"))
+t("lockdep", lambda: lab.lockdep("mm_iommu", "before"))
+t("lock_order", lambda: lab.lock_order("kvm_vfio", "after"))
+t("wait_for", lambda: lab.wait_for("abba", "before"))
+t("compare", lambda: lab.compare("mm_iommu", "before", S + "mm_iommu.txt"))
+t("stepper", lambda: lab.stepper("mm_iommu", "before"))
+t("rarity", lambda: lab.rarity("abba", "before"))
+t("check", lambda: lab.check("abba", 1, ""))
+t("solution", lambda: lab.solution("abba", 1))
+t("check_schedule", lambda: lab.check_schedule("abba", "before", sched))
+t("check_verdict", lambda: lab.check_verdict("abba", "after", "clean"))
+t("fix_template", lambda: lab.fix_template("last_put", "before", "user_done"))
+t("check_fix", lambda: lab.check_fix("last_put", "before", "user_done",
+                                     lab.fix_template("last_put", "before", "user_done")))
+t("check_chain", lambda: lab.check_chain(S + "kvm_vfio.txt", ["&group->group_lock", "&kvm->lock"]))
+t("from_splat", lambda: lab.from_splat(S + "mm_iommu.txt"))
+sc = lab.from_splat(S + "mm_iommu.txt")
+for m in ("explore", "bug", "stepper", "compare", "source"):
+    t(f"from_splat().{m}", getattr(sc, m))
+untried = sorted(set(lab.__all__) - {"View"} - tried)
+print(f"lab calls: {len(tried)} tried; failures: {fails}; untried: {untried}; "
+      f"matplotlib loaded: {'matplotlib' in sys.modules}")
+"""
 
 
 def _notebooks():
@@ -185,6 +234,16 @@ def _run_all(page, n_code: int) -> float:
     return time.monotonic() - t0
 
 
+def _run_typed(page, line: str) -> None:
+    """A new cell at the end of the notebook, one line typed into it and run (Shift+Enter)."""
+    page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").last.click()
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.type(line)
+    page.keyboard.press("Shift+Enter")
+
+
 def _code_cells(name: str) -> int:
     nb = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())
     return sum(c["cell_type"] == "code" for c in nb["cells"])
@@ -207,8 +266,14 @@ def test_primer_in_lite(guarded, server, site, artifacts_dir):
         _kernel_idle(page)
         ready = time.monotonic() - t0
         took = _run_all(page, _code_cells("00_primer"))
-        page.screenshot(path=str(artifacts_dir / "lite_primer.png"))
         assert not _problems(page), _problems(page)
+        # The pictures, drawn as SVG in the browser's Python: a timeline and a lock-order graph.
+        for call, shot in [('lab.timeline("abba", "before")', "lite_primer_timeline.png"),
+                           ('lab.lock_order("abba", "before")', "lite_primer_lock_order.png")]:
+            cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text=call).first
+            cell.scroll_into_view_if_needed()
+            expect(cell.locator(".jp-OutputArea-output svg").first).to_be_visible()
+            cell.screenshot(path=str(artifacts_dir / shot))
 
         # A stepper, clicked to its bug, as a learner would.
         schedule = lab.bug("abba", "before")
@@ -223,14 +288,15 @@ def test_primer_in_lite(guarded, server, site, artifacts_dir):
         st.screenshot(path=str(artifacts_dir / "lite_stepper_bug.png"))
 
         # The kernel reads the learner's position back (synced through the in-browser kernel).
-        page.locator(".jp-NotebookPanel .jp-Cell").last.click()
-        page.keyboard.press("Escape")
-        page.keyboard.press("b")
-        page.keyboard.press("Enter")
-        page.keyboard.type('print("position", stepper.position, "|" + stepper.shown + "|")')
-        page.keyboard.press("Shift+Enter")
+        _run_typed(page, 'print("position", stepper.position, "|" + stepper.shown + "|")')
         expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(has_text="position ")).to_have_text(
             f"position {n} |{schedule}|", timeout=60_000)
+
+        # Every lab call, self-checks included, works in the browser (no matplotlib there at all).
+        _run_typed(page, "import base64; exec(base64.b64decode('%s').decode())"
+                   % base64.b64encode(EVERY_CALL.encode()).decode())
+        out = page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(has_text="lab calls: ")
+        expect(out).to_contain_text("failures: []; untried: []; matplotlib loaded: False", timeout=120_000)
     except Exception:
         page.screenshot(path=str(artifacts_dir / "lite_primer_failure.png"))
         raise
