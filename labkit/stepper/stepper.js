@@ -221,7 +221,7 @@ class StepBar extends Region {
     this.stepBtns = V.cpus.map((cpu, c) => {
       const why = h("span", { class: "lk-why", id: `${this.uid}-why${c}` });
       const b = h("button", { type: "button", class: "lk-btn lk-step", "data-cpu": cpu.name,
-        "aria-describedby": `${this.uid}-why${c}`, text: `Step ${cpu.name}`,
+        "aria-describedby": `${this.uid}-why${c}`, text: `Step ${cpu.name}`, title: `Step ${cpu.name} (key ${c})`,
         onclick: () => this.v.stepCpu(c) });
       this.stepBar.append(h("div", { class: "lk-stepbox" }, b, why));
       return { b, why };
