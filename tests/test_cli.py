@@ -79,11 +79,21 @@ def test_real_process_round_trip():
 
 
 def test_bench_prints_figures(capsys):
+    """The figures, not only the header: states and findings are the explorer's own."""
+    from labkit.cases import program
+    from labkit.explore import explore
     code, out, _ = run(capsys, "bench", "--quick")
     assert code == 0
     header, rule, *rows = out.splitlines()
-    assert header.split()[:4] == ["model", "states", "trans(sleep)", "trans(none)"]
-    assert any(r.startswith("philosophers/n5") for r in rows)
+    cols = header.split()
+    assert cols[:4] == ["model", "states", "trans(sleep)", "trans(none)"] and cols[-1] == "findings"
+    table = {r.split()[0]: r.split() for r in rows if r.split() and "/" in r.split()[0]}
+    for name in ("philosophers/n5", "mm_iommu/before", "hmm_release/before", "kvm_vfio/final"):
+        row = table[name]
+        r = explore(program(*name.split("/")))
+        assert int(row[1]) == r.states, name
+        assert int(row[2]) <= int(row[3]), name          # sleep sets never add transitions
+        assert row[-1] == (",".join(sorted(r.kinds())) if r.findings else "-") or row[-1] in r.kinds(), name
 
 
 @pytest.mark.parametrize("option, value, message", [
