@@ -34,9 +34,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FILES = ("labkit/semantics.py", "labkit/explore.py", "labkit/lockdep.py")
+FILES = ("labkit/semantics.py", "labkit/explore.py", "labkit/lockdep.py", "labkit/primitives.py")
 TESTS = ("tests/test_primitives.py", "tests/test_explore.py", "tests/test_sharp.py", "tests/test_properties.py",
-         "tests/test_lockdep.py", "tests/test_cases_contract.py", "tests/test_errors.py")
+         "tests/test_lockdep.py", "tests/test_cases_contract.py", "tests/test_errors.py",
+         "tests/test_explore_fast.py", "tests/test_primitive_table.py", "tests/test_lockdep_selftest.py")
 CMP_SWAP = {ast.Eq: ast.NotEq, ast.NotEq: ast.Eq, ast.Lt: ast.LtE, ast.LtE: ast.Lt, ast.Gt: ast.GtE,
             ast.GtE: ast.Gt, ast.In: ast.NotIn, ast.NotIn: ast.In, ast.Is: ast.IsNot, ast.IsNot: ast.Is}
 
