@@ -17,7 +17,7 @@ class ModelError(LabError):
     """A model is malformed, or does something no kernel code may do.
 
     Raised while building a model (unknown lock, label, function) or while
-    running it (unlock of a lock not held, ``up_read`` without ``down_read``).
+    running it (allocating an object twice, using one before it is allocated).
     The message names the model source line, and when running, the cpu, the
     step number and the schedule that got there.
     """

@@ -61,8 +61,8 @@ from dataclasses import dataclass, field, replace
 from .errors import ModelError
 from .model import Program
 from .primitives import LOCK_KINDS, OPS
-from .semantics import (DONE, RUN, WAIT, Finding, State, Thread, apply, can_step, current_op, footprint,
-                        initial_state, lock_blockers, op_touches, state_findings)
+from .semantics import (DONE, RUN, WAIT, Finding, State, Thread, apply, can_step, current_op, foldable,
+                        footprint, initial_state, lock_blockers, op_touches, state_findings)
 from .trace import check_depth, quote_schedule
 
 __all__ = ["Exploration", "explore", "search", "shortest_paths", "best_findings", "Search",
@@ -208,6 +208,22 @@ class _Space:
         self.item_field[("B", None)] = self.broken_field
         self.data_mask = sum(self.mask << self.shift[p] for p in range(self.var0, self.broken_field))
         self.invariants: dict = {}
+        # Interrupts: whether a cpu may step depends on its cpu's IrqState, and an
+        # interrupted one waits through its handler for that handler's lock, so
+        # the key of such a cpu also holds the IrqState, the threads of the
+        # handlers of its cpu and every lock.
+        self.context = [0] * n
+        for c in range(n):
+            v = prog.irq_var[c] if prog.irq_var else -1
+            if v < 0:
+                continue
+            host = prog.irq_host[c] if prog.irq_host[c] >= 0 else c
+            m = self.field_mask(self.var0 + v)
+            for h in (host,) + prog.handlers[host]:
+                m |= self.field_mask(h)
+            for i in range(nl):
+                m |= self.field_mask(self.lock0 + i)
+            self.context[c] = m
 
     def field_mask(self, p: int) -> int:
         return self.mask << self.shift[p]
@@ -228,7 +244,7 @@ class _Space:
 
     def _thread_kmask(self, cpu: int, th: Thread) -> int:
         """The fields a cpu's next step may read or write, its own thread included."""
-        m = self.field_mask(cpu)
+        m = self.field_mask(cpu) | self.context[cpu]
         if th.status == DONE:
             return m
         f, pc = th.frames[-1]
@@ -284,7 +300,8 @@ class _Space:
         folded = False
         if enabled and waits is not None:
             # Enabled although it cannot have the lock: its next step blocks.
-            if self.fold and th.status == RUN and not LOCK_KINDS[prog.locks[waits[0]].kind].queued:
+            if (self.fold and th.status == RUN and not LOCK_KINDS[prog.locks[waits[0]].kind].queued
+                    and foldable(prog, st, cpu)):
                 enabled, folded = False, True
             else:
                 waits = None
@@ -664,7 +681,7 @@ def _replayed(prog: Program, steps: list[int], blocks, key, on_step: bool) -> tu
     out, i, found = [], 0, None
     while i < len(steps) or pending:
         ready = [b for b in pending if last.get(b, -1) < i and st.threads[b].status == RUN
-                 and lock_blockers(prog, st, b) is not None]
+                 and can_step(prog, st, b) and lock_blockers(prog, st, b) is not None]
         nxt = steps[i] if i < len(steps) else None
         choice = min(ready + ([nxt] if nxt is not None else []), default=None)
         if choice is None:        # pragma: no cover - a folded waiter always blocks in the end

@@ -350,12 +350,23 @@ class Lockdep:
 
     # -- feeding: a trace ------------------------------------------------------------------
     def observe(self, trace: Trace) -> "Lockdep":
-        """Run lockdep over one trace (a fresh start of the model; classes persist)."""
+        """Run lockdep over one trace (a fresh start of the model; classes persist).
+
+        An interrupt handler of the model runs on its host's task, as the
+        kernel runs it on whatever ``current`` it interrupted: same held
+        locks, with the hardirq (softirq) entered at its first step and left
+        after its last; the steps that switch interrupts or bottom halves
+        off and on call the hooks that ``local_irq_disable()`` and
+        friends call."""
         prog = trace.program
         self.label = f"{prog.case}/{prog.variant}"
         tasks = {}
         for i, c in enumerate(prog.cpus):
-            tasks[c.name] = self._tasks[c.name] = Task(c.name, c.comm, c.pid, i)
+            if c.host is None:
+                tasks[c.name] = self._tasks[c.name] = Task(c.name, c.comm, c.pid, i)
+        for c in prog.cpus:
+            if c.host is not None:
+                tasks[c.name] = tasks[c.host]
         self._counted = True
         try:
             for s in trace.steps:
@@ -367,27 +378,67 @@ class Lockdep:
 
     def _observe_step(self, prog: Program, task: Task, s):
         op = s.op
+        prim = OPS[op.kind]
+        family = prim.family
+        cpu_i = prog.cpu_id(s.cpu)
+        kind = prog.cpus[cpu_i].irq
+        irq = s.detail.get("irq") if kind else None
+        stack = tuple(reversed(s.stack))
+        if irq in ("enter", "enter and return"):
+            if kind == "hardirq":
+                self.hardirqs_off(task)
+                self.hardirq_enter(task)
+            else:
+                self.softirqs_off(task)
+                self.softirq_enter(task)
+        first = s.before.threads[cpu_i].status == RUN          # the attempt, not the later grant
+        effect = prim.irq if (first or family != "acquire") else None
+        if effect in ("off", "save"):
+            self.hardirqs_off(task)
+        elif effect == "bh_off":
+            self.softirqs_off(task)
+        if family in ("acquire", "trylock", "release"):
+            self._observe_lock(prog, task, s, first, stack)
+        if effect in ("on", "restore"):
+            after = s.after.vars[prog.irq_var[cpu_i]] if prog.irq_var and prog.irq_var[cpu_i] >= 0 else None
+            if effect == "on" or (after is not None and after.on):
+                self.hardirqs_on(task, (op.kind,) + stack)
+            else:
+                self.hardirqs_off(task)
+        elif effect == "bh_on":
+            self.softirqs_on(task, (op.kind,) + stack)
+        if irq in ("return", "enter and return"):
+            if kind == "hardirq":
+                self.hardirq_exit(task)
+                self.hardirqs_on(task, ("irq_exit",) + stack)
+            else:
+                self.softirq_exit(task)
+                self.softirqs_on(task, ("__do_softirq",) + stack)
+
+    def _observe_lock(self, prog: Program, task: Task, s, first: bool, stack: tuple):
+        op = s.op
         family = OPS[op.kind].family
-        if family not in ("acquire", "trylock", "release"):
-            return
         decl = prog.locks[prog.lock_index[op.args[0]]]
         lock = LockRef(decl.name, decl.cls, decl.kind, prog.lock_index[decl.name])
         primitive = OPS[op.kind].frames or (op.kind,)
-        stack = tuple(reversed(s.stack))
         at = s.stack[-1] if s.stack else "?"
         if family == "release":
             self.lock_release(task, lock, at=at, frames=(op.kind,) + stack)
             return
         mode = s.detail.get("mode", 0)
-        read = 0 if mode == 0 else (2 if decl.reader_pref else 1)
-        edge = dict(cpu=task.cpu, task=task.name, stack=stack, primitive=primitive, step=s.index + 1,
+        if mode == 0:
+            read = 0
+        elif decl.kind == "rwlock":
+            read = self.rwlock_read(task)
+        else:
+            read = 2 if decl.reader_pref else 1
+        edge = dict(cpu=s.cpu, task=task.name, stack=stack, primitive=primitive, step=s.index + 1,
                     text=s.text.strip(), mode=mode)
         if family == "trylock":
             if s.detail.get("ok"):
                 self.lock_acquire(task, lock, read, trylock=True, at=at, frames=primitive + stack, edge=edge)
             return
-        cpu_i = prog.cpu_id(s.cpu)
-        if s.before.threads[cpu_i].status == RUN:          # the attempt, not the later grant
+        if first:
             self.lock_acquire(task, lock, read, at=at, frames=primitive + stack, edge=edge)
 
     # -- feeding: the kernel's hooks ---------------------------------------------------------

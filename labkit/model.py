@@ -40,7 +40,13 @@ __all__ = [
     "get", "get_not_zero", "put", "alloc", "free", "use",
     "assign", "let", "if_", "goto", "label", "call", "ret",
     "warn_on", "wait_event", "complete", "line", "step", "builder",
-    "ACQUIRE_OPS", "RELEASE_OPS", "TRYLOCK_OPS", "LOCK_KINDS", "rebuild",
+    "ACQUIRE_OPS", "RELEASE_OPS", "TRYLOCK_OPS", "LOCK_KINDS", "rebuild", "IrqState", "irq_var_name",
+    "spin_lock_irq", "spin_unlock_irq", "spin_lock_irqsave", "spin_unlock_irqrestore", "spin_lock_bh",
+    "spin_unlock_bh", "read_lock", "read_unlock", "write_lock", "write_unlock", "read_lock_irq",
+    "read_unlock_irq", "write_lock_irq", "write_unlock_irq", "read_lock_irqsave", "read_unlock_irqrestore",
+    "write_lock_irqsave", "write_unlock_irqrestore", "read_lock_bh", "read_unlock_bh", "write_lock_bh",
+    "write_unlock_bh", "local_irq_disable", "local_irq_enable", "local_irq_save", "local_irq_restore",
+    "local_bh_disable", "local_bh_enable",
 ]
 
 LOCK_KINDS = tuple(_LOCK_KINDS)
@@ -391,6 +397,54 @@ def step(text: str) -> Op:
     return _op("nop", (), text, name="step")
 
 
+# Locks and interrupts: one builder per row of the table (``spin_lock_irqsave("lock",
+# "flags")``: the flags are a cpu-local, as in the kernel).
+spin_lock_irq, spin_unlock_irq = builder("spin_lock_irq"), builder("spin_unlock_irq")
+spin_lock_irqsave, spin_unlock_irqrestore = builder("spin_lock_irqsave"), builder("spin_unlock_irqrestore")
+spin_lock_bh, spin_unlock_bh = builder("spin_lock_bh"), builder("spin_unlock_bh")
+read_lock, read_unlock = builder("read_lock"), builder("read_unlock")
+write_lock, write_unlock = builder("write_lock"), builder("write_unlock")
+read_lock_irq, read_unlock_irq = builder("read_lock_irq"), builder("read_unlock_irq")
+write_lock_irq, write_unlock_irq = builder("write_lock_irq"), builder("write_unlock_irq")
+read_lock_irqsave, read_unlock_irqrestore = builder("read_lock_irqsave"), builder("read_unlock_irqrestore")
+write_lock_irqsave, write_unlock_irqrestore = builder("write_lock_irqsave"), builder("write_unlock_irqrestore")
+read_lock_bh, read_unlock_bh = builder("read_lock_bh"), builder("read_unlock_bh")
+write_lock_bh, write_unlock_bh = builder("write_lock_bh"), builder("write_unlock_bh")
+local_irq_disable, local_irq_enable = builder("local_irq_disable"), builder("local_irq_enable")
+local_irq_save, local_irq_restore = builder("local_irq_save"), builder("local_irq_restore")
+local_bh_disable, local_bh_enable = builder("local_bh_disable"), builder("local_bh_enable")
+
+
+@dataclass(frozen=True)
+class IrqState:
+    """What one cpu allows of interrupts, kept in a shared variable of the
+    model (``CPU0 irqs``): hardirqs ``on`` or off, the depth ``bh`` of
+    ``local_bh_disable()`` (a running softirq counts one), and the interrupt
+    handlers ``running`` on the cpu, innermost last. A handler starts only when
+    the cpu allows it and runs to its end on top of the task it interrupted.
+
+    >>> str(IrqState()), str(IrqState(False, 0, ("CPU0.irq",)))
+    ('irqs on', 'irqs off, in CPU0.irq')
+    """
+
+    on: bool = True
+    bh: int = 0
+    running: tuple = ()
+
+    def __str__(self) -> str:
+        out = "irqs on" if self.on else "irqs off"
+        if self.bh:
+            out += ", bh off" if self.bh == 1 else f", bh off x{self.bh}"
+        if self.running:
+            out += ", in " + " > ".join(self.running)
+        return out
+
+
+def irq_var_name(cpu: str) -> str:
+    """The shared variable that holds a cpu's :class:`IrqState`."""
+    return f"{cpu} irqs"
+
+
 # --------------------------------------------------------------------------
 # Declarations and the compiled program
 # --------------------------------------------------------------------------
@@ -436,6 +490,8 @@ class CpuDecl:
     stack: tuple[str, ...] = ()
     context: str = ""
     where: str = "?"
+    host: str | None = None       # an interrupt handler: the cpu it interrupts
+    irq: str | None = None        # ... and its kind, "hardirq" or "softirq"
 
 
 @dataclass(frozen=True)
@@ -472,6 +528,12 @@ class Program:
     func_index: dict = field(hash=False, compare=False, default_factory=dict)
     cpu_index: dict = field(hash=False, compare=False, default_factory=dict)
     local_index: dict = field(hash=False, compare=False, default_factory=dict)
+    # Interrupts, per cpu: the host an interrupt handler runs on (-1: a task),
+    # the index of the IrqState variable the cpu reads (-1: none; the model
+    # has no interrupt and no irq-disabling step), and the handlers it hosts.
+    irq_host: tuple = ()
+    irq_var: tuple = ()
+    handlers: tuple = ()
 
     def function(self, name: str) -> Function:
         return self.functions[self.func_index[name]]
@@ -541,6 +603,41 @@ class Model:
         such readers *recursive*).
         """
         self._lock(name, "rwsem", cls, reader_pref)
+
+    def rwlock(self, name: str, cls: str | None = None) -> None:
+        """Declare an ``rwlock_t``: a spinning reader/writer lock. As with the
+        kernel's queued rwlocks, a reader in task context waits behind a
+        waiting writer, but a reader in an interrupt handler only waits for a
+        writer that holds it (its readers are recursive there)."""
+        self._lock(name, "rwlock", cls)
+
+    def interrupt(self, host: str, entry: str, *, kind: str = "hardirq", name: str | None = None,
+                  stack: Iterable[str] | None = None, context: str = "") -> None:
+        """Declare an interrupt handler that runs ``entry`` on cpu ``host``.
+
+        It may start between any two steps of ``host`` while ``host`` allows
+        it (a hardirq: interrupts enabled; a softirq: bottom halves enabled
+        too), once per run, and then runs on top of the task it interrupted,
+        which cannot go on until the handler returns. A hardirq runs with
+        interrupts off; a softirq with bottom halves off and hardirqs on, as
+        ``__do_softirq()`` runs them. Its name defaults to ``CPU0.irq`` (a
+        hardirq) or ``CPU0.softirq``; schedules name it like a cpu.
+        """
+        where = _caller(2)
+        _name(host, "interrupt(): the host cpu", where)
+        _name(entry, f"interrupt on {host!r}: its entry function", where)
+        if kind not in ("hardirq", "softirq"):
+            raise ModelError(f"{where}: interrupt on {host!r}: kind must be 'hardirq' or 'softirq', not {kind!r}")
+        name = name or f"{host}.{'irq' if kind == 'hardirq' else 'softirq'}"
+        _name(name, "an interrupt's name", where)
+        if stack is None:
+            stack = ("asm_common_interrupt", "common_interrupt", "handle_irq_event") if kind == "hardirq" \
+                else ("irq_exit_rcu", "__do_softirq")
+        stack = _names(stack, f"interrupt {name!r}: stack", where)
+        if not isinstance(context, str):
+            raise ModelError(f"{where}: interrupt {name!r}: context must be a string, not {context!r}")
+        self._cpus.append(CpuDecl(name, entry, "", 0, stack, context or f"{kind} handler on {host}", where,
+                                  host, kind))
 
     def shared(self, name: str, initial: Any = None) -> None:
         """Declare a shared variable (a field, flag or pointer) and its initial value."""
@@ -647,24 +744,73 @@ class Model:
             if c.name in seen:
                 raise ModelError(f"{c.where}: cpu {c.name!r} is declared twice")
             seen.add(c.name)
+        cpus = self._with_interrupts(functions)
         for inv in self._invariants:
             self._check_expr(inv.cond, inv.where, f"invariant {inv.name!r}", allow_locals=False)
         locks = tuple(self._locks.values())
+        vars_ = dict(self._vars)
+        for c in cpus:
+            if self._irq_aware(c, cpus, functions):
+                host = c.host or c.name
+                vars_.setdefault(irq_var_name(host), IrqState())
+        var_index = {n: i for i, n in enumerate(vars_)}
+        cpu_index = {c.name: i for i, c in enumerate(cpus)}
+        irq_host = tuple(cpu_index[c.host] if c.host else -1 for c in cpus)
+        irq_var = tuple(var_index.get(irq_var_name(c.host or c.name), -1) for c in cpus)
+        handlers = tuple(tuple(i for i, d in enumerate(cpus) if d.host == c.name) for c in cpus)
         prog = Program(
             case=self.case, variant=self.variant, title=self.title,
-            locks=locks, vars=tuple(self._vars.items()), refs=tuple(self._refs.items()),
+            locks=locks, vars=tuple(vars_.items()), refs=tuple(self._refs.items()),
             objects=tuple(self._objects.items()), functions=tuple(functions),
-            cpus=tuple(self._cpus), invariants=tuple(self._invariants), locals=tuple(locals_),
-            cpu_names=tuple(c.name for c in self._cpus),
+            cpus=tuple(cpus), invariants=tuple(self._invariants), locals=tuple(locals_),
+            cpu_names=tuple(c.name for c in cpus), irq_host=irq_host, irq_var=irq_var, handlers=handlers,
         )
         prog.lock_index.update({l.name: i for i, l in enumerate(locks)})
         prog.var_index.update({n: i for i, (n, _) in enumerate(prog.vars)})
         prog.ref_index.update({n: i for i, (n, _) in enumerate(prog.refs)})
         prog.obj_index.update({n: i for i, (n, _) in enumerate(prog.objects)})
         prog.func_index.update({f.name: i for i, f in enumerate(functions)})
-        prog.cpu_index.update({c.name: i for i, c in enumerate(self._cpus)})
+        prog.cpu_index.update(cpu_index)
         prog.local_index.update({n: i for i, n in enumerate(locals_)})
         return prog
+
+    def _with_interrupts(self, functions) -> list[CpuDecl]:
+        """The cpus, each interrupt handler right after the cpu it runs on,
+        checked; a handler prints as the task it interrupts."""
+        tasks = {c.name: c for c in self._cpus if c.host is None}
+        out: list[CpuDecl] = []
+        for t in tasks.values():
+            out.append(t)
+            for c in self._cpus:
+                if c.host == t.name:
+                    out.append(CpuDecl(c.name, c.entry, t.comm, t.pid, c.stack, c.context, c.where, c.host, c.irq))
+        for c in self._cpus:
+            if c.host is not None and c.host not in tasks:
+                what = "an interrupt itself" if c.host in {d.name for d in self._cpus} else "not a cpu of the model"
+                raise ModelError(f"{c.where}: interrupt {c.name!r} runs on {c.host!r}, which is {what}")
+        return out
+
+    @staticmethod
+    def _irq_aware(c: CpuDecl, cpus, functions) -> bool:
+        """Does this cpu need an IrqState: it hosts or is a handler, or it runs
+        a step that changes what interrupts it allows."""
+        if c.host is not None or any(d.host == c.name for d in cpus):
+            return True
+        by_name = {f.name: f for f in functions}
+        seen, todo = set(), [c.entry]
+        while todo:
+            name = todo.pop()
+            if name in seen or name not in by_name:
+                continue
+            seen.add(name)
+            for op in by_name[name].ops:
+                if OPS[op.kind].irq is not None:
+                    return True
+                if op.kind == "call":
+                    todo.append(op.args[0])
+                elif op.kind == "put" and op.args[1] is not None:
+                    todo.append(op.args[1])
+        return False
 
     def _check_op(self, fname, op, labels, func_names, locals_):
         """Check each operand by its role in the table (names first, then expressions)."""

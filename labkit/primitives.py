@@ -33,22 +33,33 @@ Each row says what the rest of labkit needs to know about one kind of step:
     the frames lockdep prints above the caller for a lock operation.
 ``builder``
     the builder function a model calls (named in error messages).
+``irq``
+    what the step does to its cpu's interrupt state, besides its lock:
+    ``off`` (disable hardirqs, as ``spin_lock_irq`` does before it spins),
+    ``on`` (enable them), ``save`` (remember whether they were on in the
+    ``flags`` operand, then disable), ``restore`` (put back what ``flags``
+    says), ``bh_off`` / ``bh_on`` (``local_bh_disable`` / ``enable``).
+    Lock operations disable before they take the lock and enable after they
+    drop it; an interrupt handler runs on a cpu only while it allows it.
 
-Adding a primitive (say ``spin_lock_irqsave``) is one row here and one
-builder line in :mod:`labkit.model` (``builder("spin_lock_irqsave")``); a new
+Adding a primitive (say ``mutex_lock_killable``) is one row here and one
+builder line in :mod:`labkit.model` (``builder("mutex_lock_killable")``); a new
 *family* also needs its handler in :mod:`labkit.semantics`.
 
 >>> OPS["down_read"].family, OPS["down_read"].lock_kind, OPS["down_read"].mode
 ('acquire', 'rwsem', 'read')
 >>> OPS["put"].text.format("obj->kref", "NULL")
 'kref_put(&obj->kref, NULL);'
+>>> OPS["spin_lock_irqsave"].operands, OPS["spin_lock_irqsave"].irq
+(('lock', 'local'), 'save')
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["Primitive", "LockKind", "OPS", "LOCK_KINDS", "FAMILIES", "define", "kinds_of", "lock_frames"]
+__all__ = ["Primitive", "LockKind", "OPS", "LOCK_KINDS", "FAMILIES", "IRQ_EFFECTS", "define", "kinds_of",
+           "lock_frames"]
 
 
 class Primitive(NamedTuple):
@@ -64,6 +75,10 @@ class Primitive(NamedTuple):
     corrupts: bool = False
     frames: tuple = ()
     builder: str = ""
+    irq: str | None = None
+
+
+IRQ_EFFECTS = ("off", "on", "save", "restore", "bh_off", "bh_on")
 
 
 class LockKind(NamedTuple):
@@ -81,23 +96,29 @@ LOCK_KINDS: dict[str, LockKind] = {
     "mutex": LockKind("mutex", False, "-{3:3}"),         # LD_WAIT_SLEEP
     "spinlock": LockKind("spinlock", False, "-{2:2}"),   # LD_WAIT_CONFIG (spinlock_t)
     "rwsem": LockKind("rwsem", True, "-{3:3}"),
+    # rwlock_t: a spinning reader/writer lock. Queued rwlocks are fair in task
+    # context (a reader waits behind a waiting writer) but an interrupt's
+    # readers only wait for a writer inside: they are recursive.
+    "rwlock": LockKind("rwlock", True, "-{2:2}"),
 }
 
-FAMILIES = ("acquire", "release", "trylock", "wait", "refcount", "object", "data", "control")
+FAMILIES = ("acquire", "release", "trylock", "wait", "refcount", "object", "data", "control", "irq")
 
 OPS: dict[str, Primitive] = {}
 
 
 def define(kind: str, family: str, operands=(), text: str = "", lock_kind: str | None = None,
            mode: str | None = None, footprint=(), corrupts: bool = False, frames=(),
-           builder: str | None = None) -> Primitive:
+           builder: str | None = None, irq: str | None = None) -> Primitive:
     """Add a row to :data:`OPS` (and return it)."""
+    if irq is not None and irq not in IRQ_EFFECTS:
+        raise ValueError(f"primitive {kind!r}: irq must be one of {IRQ_EFFECTS}, not {irq!r}")
     if family not in FAMILIES:
         raise ValueError(f"primitive {kind!r}: family must be one of {FAMILIES}, not {family!r}")
     if lock_kind is not None and lock_kind not in LOCK_KINDS:
         raise ValueError(f"primitive {kind!r}: lock_kind must be one of {tuple(LOCK_KINDS)}, not {lock_kind!r}")
     p = Primitive(kind, family, tuple(operands), text, lock_kind, mode, tuple(footprint), corrupts,
-                  tuple(frames), builder or kind)
+                  tuple(frames), builder or kind, irq)
     OPS[kind] = p
     return p
 
@@ -121,6 +142,37 @@ define("mutex_trylock", "trylock", ("lock", "local"), "{1} = mutex_trylock(&{0})
        (("w", 0),), frames=_LOCKING + ("mutex_trylock",))
 define("down_read_trylock", "trylock", ("lock", "local"), "{1} = down_read_trylock(&{0});", "rwsem", "read",
        (("w", 0),), frames=_LOCKING + ("down_read_trylock",))
+
+# -- locks and interrupts: the _irq, _irqsave and _bh forms, rwlock_t -------------------------
+_SPIN = {"spin": "spinlock", "read": "rwlock", "write": "rwlock"}
+for _p, _kind in _SPIN.items():
+    _mode = "read" if _p == "read" else "write"
+    _raw = "_raw_" + _p + "_lock"
+    if _p != "spin":
+        define(f"{_p}_lock", "acquire", ("lock",), f"{_p}_lock(&{{0}});", _kind, _mode, (("w", 0),),
+               frames=_LOCKING + (_raw,))
+        define(f"{_p}_unlock", "release", ("lock",), f"{_p}_unlock(&{{0}});", _kind, _mode, (("w", 0),))
+    define(f"{_p}_lock_irq", "acquire", ("lock",), f"{_p}_lock_irq(&{{0}});", _kind, _mode, (("w", 0),),
+           frames=_LOCKING + (_raw + "_irq",), irq="off")
+    define(f"{_p}_unlock_irq", "release", ("lock",), f"{_p}_unlock_irq(&{{0}});", _kind, _mode, (("w", 0),),
+           irq="on")
+    define(f"{_p}_lock_irqsave", "acquire", ("lock", "local"), f"{_p}_lock_irqsave(&{{0}}, {{1}});", _kind, _mode,
+           (("w", 0),), frames=_LOCKING + (_raw + "_irqsave",), irq="save")
+    define(f"{_p}_unlock_irqrestore", "release", ("lock", "local"), f"{_p}_unlock_irqrestore(&{{0}}, {{1}});",
+           _kind, _mode, (("w", 0),), irq="restore")
+    define(f"{_p}_lock_bh", "acquire", ("lock",), f"{_p}_lock_bh(&{{0}});", _kind, _mode, (("w", 0),),
+           frames=_LOCKING + (_raw + "_bh",), irq="bh_off")
+    define(f"{_p}_unlock_bh", "release", ("lock",), f"{_p}_unlock_bh(&{{0}});", _kind, _mode, (("w", 0),),
+           irq="bh_on")
+del _p, _kind, _mode, _raw
+
+# -- interrupts on this cpu ----------------------------------------------------------------
+define("local_irq_disable", "irq", (), "local_irq_disable();", irq="off")
+define("local_irq_enable", "irq", (), "local_irq_enable();", irq="on")
+define("local_irq_save", "irq", ("local",), "local_irq_save({0});", irq="save")
+define("local_irq_restore", "irq", ("local",), "local_irq_restore({0});", irq="restore")
+define("local_bh_disable", "irq", (), "local_bh_disable();", irq="bh_off")
+define("local_bh_enable", "irq", (), "local_bh_enable();", irq="bh_on")
 
 # -- sleeping until a condition holds ------------------------------------------------------
 define("wait", "wait", ("cond",), "wait_event(..., {0});", builder="wait_event")

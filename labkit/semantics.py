@@ -6,6 +6,13 @@ state, :func:`apply` takes it and returns the next state. A :class:`State` is
 an immutable, hashable tuple of tuples, so the explorer can de-duplicate
 states and a trace can keep every state it passed through.
 
+Interrupts: an interrupt handler is a cpu of its own that runs on a host cpu.
+It may start between two steps of the host while the host allows it (its
+``IrqState``, a shared variable of the model, says whether interrupts and
+bottom halves are enabled and which handlers run), and the host cannot step
+until the handler returns. A handler that waits for a lock its host holds is
+the classic deadlock on one cpu; ``spin_lock_irqsave`` exists to prevent it.
+
 Sleeping locks are modelled in two phases, as the kernel does: a cpu that
 tries a lock it cannot get first *blocks* (one step: it joins the lock's wait
 queue and the timeline shows it waiting), and takes the lock in a later step
@@ -20,8 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from dataclasses import replace as _dc_replace
+
 from .errors import ModelError
-from .model import Expr, Op, Program
+from .model import Expr, IrqState, Op, Program
 from .primitives import OPS
 
 __all__ = [
@@ -29,7 +38,7 @@ __all__ = [
     "Thread", "State", "Finding", "Outcome",
     "initial_state", "can_step", "blocked_reason", "apply", "current_op",
     "stack_of", "wait_for_edges", "deadlock_cycles", "state_findings", "footprint", "op_touches",
-    "lock_blockers", "eval_expr",
+    "lock_blockers", "eval_expr", "irq_state", "interrupter", "foldable", "in_interrupt", "context_items",
 ]
 
 RUN, WAIT, DONE = 0, 1, 2
@@ -121,9 +130,16 @@ def current_op(prog: Program, state: State, cpu: int) -> Op | None:
 
 
 def stack_of(prog: Program, state: State, cpu: int) -> tuple[str, ...]:
-    """The kernel call stack of a cpu, outermost first (context, then frames)."""
+    """The kernel call stack of a cpu, outermost first (context, then frames).
+    An interrupt handler's stands on its host's, after an ``<IRQ>`` mark, as a
+    kernel backtrace shows it (unless the host has finished: the cpu idles)."""
     th = state.threads[cpu]
-    out = list(prog.cpus[cpu].stack)
+    out = []
+    host = prog.irq_host[cpu] if prog.irq_host else -1
+    if host >= 0 and state.threads[host].status != DONE:
+        out.extend(stack_of(prog, state, host))
+        out.append("<IRQ>")
+    out.extend(prog.cpus[cpu].stack)
     caller = None
     for f, pc in th.frames:
         fn = prog.functions[f]
@@ -172,6 +188,101 @@ class _Modes(dict):
 _MODE = _Modes()
 
 
+# ---------------------------------------------------------------------------
+# Interrupts
+
+def irq_state(prog: Program, state: State, cpu: int) -> IrqState | None:
+    """The :class:`~labkit.model.IrqState` of ``cpu``'s cpu (a handler's: its
+    host's), or None when the model has no interrupt state for it."""
+    v = prog.irq_var[cpu] if prog.irq_var else -1
+    return state.vars[v] if v >= 0 else None
+
+
+def _is_handler(prog: Program, cpu: int) -> bool:
+    return bool(prog.irq_host) and prog.irq_host[cpu] >= 0
+
+
+def interrupter(prog: Program, state: State, cpu: int) -> int | None:
+    """The handler running on top of ``cpu`` (its host's innermost one), when
+    ``cpu`` is interrupted and cannot step until it returns; else None."""
+    irq = irq_state(prog, state, cpu)
+    if irq is None or not irq.running:
+        return None
+    name = prog.cpus[cpu].name
+    if _is_handler(prog, cpu) and (name not in irq.running or irq.running[-1] == name):
+        return None
+    return prog.cpu_index[irq.running[-1]]
+
+
+def _pending(prog: Program, state: State, cpu: int) -> bool:
+    """A handler that has not started (and has not run)."""
+    irq = irq_state(prog, state, cpu)
+    return state.threads[cpu].status != DONE and prog.cpus[cpu].name not in irq.running
+
+
+def _may_start(prog: Program, irq: IrqState, cpu: int) -> bool:
+    # A hardirq needs interrupts on; a softirq also bottom halves on and no
+    # handler running (softirqs run at the end of a hardirq, not inside one).
+    if prog.cpus[cpu].irq == "hardirq":
+        return irq.on
+    return irq.on and irq.bh == 0 and not irq.running
+
+
+def in_interrupt(prog: Program, state: State, cpu: int) -> bool:
+    """In a handler, or with bottom halves disabled (the kernel's in_interrupt())."""
+    if _is_handler(prog, cpu):
+        return True
+    irq = irq_state(prog, state, cpu)
+    return irq is not None and irq.bh > 0
+
+
+def foldable(prog: Program, state: State, cpu: int) -> bool:
+    """May the explorer fold this cpu's blocking step? Not when the step changes
+    what interrupts the cpu allows (``spin_lock_irq`` disables them before it
+    spins), nor when it is the step that starts an interrupt handler."""
+    op = current_op(prog, state, cpu)
+    if op is None or OPS[op.kind].irq is not None:
+        return False
+    return not (_is_handler(prog, cpu) and _pending(prog, state, cpu))
+
+
+def context_items(prog: Program, cpu: int) -> frozenset:
+    """The footprint items every step of ``cpu`` reads because of interrupts:
+    its cpu's IrqState (whether it may run at all depends on it)."""
+    v = prog.irq_var[cpu] if prog.irq_var else -1
+    return frozenset() if v < 0 else frozenset((("V", prog.vars[v][0]),))
+
+
+def _set_irq(prog: Program, state: State, cpu: int, irq: IrqState) -> State:
+    v = prog.irq_var[cpu]
+    return state._replace(vars=_set(state.vars, v, irq))
+
+
+def _irq_effect(prog: Program, state: State, cpu: int, th, op: Op):
+    """What a step's ``irq`` column does to its cpu's IrqState: ``(state, thread)``
+    with the change made (``save`` also sets the flags local in the thread)."""
+    effect = OPS[op.kind].irq
+    irq = irq_state(prog, state, cpu)
+    if effect is None or irq is None:
+        return state, th
+    if effect == "off":
+        irq = _dc_replace(irq, on=False)
+    elif effect == "on":
+        irq = _dc_replace(irq, on=True)
+    elif effect == "save":
+        th = th._replace(locals=_set(th.locals, prog.local_index[op.args[-1]], irq.on))
+        irq = _dc_replace(irq, on=False)
+    elif effect == "restore":
+        saved = th.locals[prog.local_index[op.args[-1]]]
+        irq = _dc_replace(irq, on=True if saved is None else bool(saved))
+    elif effect == "bh_off":
+        irq = _dc_replace(irq, bh=irq.bh + 1)
+    elif effect == "bh_on":
+        irq = _dc_replace(irq, bh=max(0, irq.bh - 1))
+    state = _set_irq(prog, state, cpu, irq)
+    return state._replace(threads=_set(state.threads, cpu, th)), th
+
+
 def _grantable(prog: Program, state: State, l: int, cpu: int, mode: int, queued: bool) -> bool:
     """May ``cpu`` take lock ``l`` in ``mode`` now?
 
@@ -184,14 +295,19 @@ def _grantable(prog: Program, state: State, l: int, cpu: int, mode: int, queued:
     momentarily free unless a long-waiting waiter has set the handoff bit,
     and waking a reader at the head of the queue also wakes readers queued
     behind a writer. Neither lets a new reader past a writer that waits for
-    the readers inside to leave.
+    the readers inside to leave. rwlock_t: as an rw_semaphore, except that a
+    reader in interrupt context only waits for a writer inside (the kernel's
+    queued rwlocks let it past waiting writers, or an interrupt that hit a
+    reader would deadlock).
     """
     if state.owner[l] != _FREE:
         return False
     decl = prog.locks[l]
-    if decl.kind != "rwsem":
+    if decl.kind not in ("rwsem", "rwlock"):
         return True
     q = state.queue[l]
+    if mode == READ and decl.kind == "rwlock" and in_interrupt(prog, state, cpu):
+        return True
     if mode == WRITE:
         if state.readers[l]:
             return False
@@ -229,7 +345,17 @@ def lock_blockers(prog: Program, state: State, cpu: int) -> tuple[int, tuple[int
     """
     th = state.threads[cpu]
     op = current_op(prog, state, cpu)
-    if th.status == DONE or op is None or OPS[op.kind].family != "acquire":
+    if th.status == DONE or op is None:
+        return None
+    if prog.irq_var:
+        top = interrupter(prog, state, cpu)
+        if top is not None:
+            # Interrupted: it waits for its handler, and through it for what the handler waits for.
+            b = lock_blockers(prog, state, top)
+            return (b[0], (top,)) if b is not None else None
+        if _is_handler(prog, cpu) and _pending(prog, state, cpu):
+            return None
+    if OPS[op.kind].family != "acquire":
         return None
     l = prog.lock_index[op.args[0]]
     if _grantable(prog, state, l, cpu, _MODE[op.kind], th.status == WAIT):
@@ -246,7 +372,9 @@ def _waits_for(prog: Program, state: State, cpu: int, op: Op) -> tuple[int, tupl
     decl = prog.locks[l]
     if mode == WRITE:
         who.update(state.readers[l])
-    if decl.kind == "rwsem" and not decl.reader_pref:
+    if decl.kind == "rwlock" and mode == READ and in_interrupt(prog, state, cpu):
+        return l, tuple(sorted(who))
+    if decl.kind in ("rwsem", "rwlock") and not decl.reader_pref:
         for c, m in state.queue[l]:
             if c == cpu:
                 break
@@ -268,6 +396,12 @@ def can_step(prog: Program, state: State, cpu: int) -> bool:
     if state.broken:
         return False
     th = state.threads[cpu]
+    if prog.irq_var and prog.irq_var[cpu] >= 0 and th.status != DONE:
+        irq = state.vars[prog.irq_var[cpu]]
+        if _is_handler(prog, cpu) and prog.cpus[cpu].name not in irq.running:
+            return _may_start(prog, irq, cpu)
+        if interrupter(prog, state, cpu) is not None:
+            return False
     if th.status == RUN:
         return True
     if th.status == DONE:
@@ -289,6 +423,17 @@ def blocked_reason(prog: Program, state: State, cpu: int) -> str | None:
         return "memory is corrupted (a use after free or double free happened): the run stops here"
     if th.status == DONE:
         return f"{name} has finished"
+    top = interrupter(prog, state, cpu) if prog.irq_var else None
+    if top is not None:
+        return f"{name} is interrupted: {prog.cpus[top].name} runs on this cpu until it returns"
+    if _is_handler(prog, cpu) and _pending(prog, state, cpu):
+        host = prog.cpus[prog.irq_host[cpu]].name
+        irq = irq_state(prog, state, cpu)
+        if not irq.on:
+            return f"{name} cannot interrupt {host} now: {host} has interrupts disabled"
+        if irq.bh:
+            return f"{name} cannot run on {host} now: {host} has bottom halves disabled"
+        return f"{name} cannot run on {host} now: {' and '.join(irq.running)} runs there"
     op = current_op(prog, state, cpu)
     if op.kind == "wait":
         return f"{name} sleeps in {op.text.strip()} until {op.args[0]}"
@@ -371,15 +516,43 @@ def _take(state: State, l: int, cpu: int, mode: int) -> dict:
 def apply(prog: Program, state: State, cpu: int) -> Outcome:
     """Take ``cpu``'s next step. The caller must check :func:`can_step` first.
 
-    Raises :class:`ModelError` for things no kernel code may do (unlocking a
-    lock it does not hold); returns findings for the bugs the model exists to
-    show (use after free, refcount underflow, WARN). Each family of
+    Raises :class:`ModelError` for things no kernel code may do (allocating
+    an object twice); returns findings for the bugs the model exists to show
+    (use after free, refcount underflow, WARN, an unlock of a lock not held). Each family of
     operations (:data:`labkit.primitives.OPS`) has its handler below.
     """
     th = state.threads[cpu]
     f, pc = th.frames[-1]
     op = prog.functions[f].ops[pc]
+    if prog.irq_var and _is_handler(prog, cpu):
+        return _handler_step(prog, state, cpu, op)
     return _HANDLERS[OPS[op.kind].family](prog, state, cpu, th, op)
+
+
+def _handler_step(prog, state, cpu, op) -> Outcome:
+    """A step of an interrupt handler: the first one enters the interrupt
+    (hardirqs go off for a hardirq, bottom halves for a softirq); after the
+    last one the cpu goes back to what it interrupted."""
+    name = prog.cpus[cpu].name
+    hard = prog.cpus[cpu].irq == "hardirq"
+    irq = irq_state(prog, state, cpu)
+    enter = name not in irq.running
+    if enter:
+        irq = _dc_replace(irq, on=False if hard else irq.on, bh=irq.bh if hard else irq.bh + 1,
+                          running=irq.running + (name,))
+        state = _set_irq(prog, state, cpu, irq)
+    out = _HANDLERS[OPS[op.kind].family](prog, state, cpu, state.threads[cpu], op)
+    ns = out.state
+    leave = ns.threads[cpu].status == DONE
+    if leave:
+        irq = irq_state(prog, ns, cpu)
+        irq = _dc_replace(irq, on=True if hard else irq.on, bh=irq.bh if hard else max(0, irq.bh - 1),
+                          running=tuple(r for r in irq.running if r != name))
+        ns = _set_irq(prog, ns, cpu, irq)
+    if enter or leave:
+        detail = dict(out.detail, irq="enter and return" if enter and leave else "enter" if enter else "return")
+        out = out._replace(state=ns, detail=detail)
+    return out
 
 
 def _acquire(prog, state, cpu, th, op) -> Outcome:
@@ -390,6 +563,8 @@ def _acquire(prog, state, cpu, th, op) -> Outcome:
     mode = _MODE[op.kind]
     queued = th.status == WAIT
     detail = {"lock": op.args[0], "mode": mode}
+    if not queued and OPS[op.kind].irq is not None:
+        state, th = _irq_effect(prog, state, cpu, th, op)     # irqs (or bhs) go off before it spins
     if _grantable(prog, state, l, cpu, mode, queued):
         q = state.queue[l]
         if queued:
@@ -402,20 +577,14 @@ def _acquire(prog, state, cpu, th, op) -> Outcome:
 
 def _release(prog, state, cpu, th, op) -> Outcome:
     """``mutex_unlock``, ``up_read`` ...: drop the most recent matching
-    acquisition (locks may be released out of order)."""
+    acquisition (locks may be released out of order). Releasing a lock this
+    cpu does not hold changes no lock and is a ``warn`` finding: lockdep's
+    "bad unlock balance"."""
     l = prog.lock_index[op.args[0]]
     mode = _MODE[op.kind]
     lock = op.args[0]
     if (l, mode) not in th.held:
-        cname = prog.cpus[cpu].name
-        if mode == READ:
-            raise _err(prog, state, cpu, op, f"up_read() without down_read(): {cname} does not hold {lock} for read")
-        holder = state.owner[l]
-        if holder == _FREE:
-            raise _err(prog, state, cpu, op, f"{lock} is not locked (double unlock?)")
-        if holder != cpu:
-            raise _err(prog, state, cpu, op, f"unlock of a lock not held: {lock} is held by {prog.cpus[holder].name}, not {cname}")
-        raise _err(prog, state, cpu, op, f"{lock} is held for read, not write")
+        return _bad_unlock(prog, state, cpu, th, op, l, mode)
     held = list(th.held)
     for i in range(len(held) - 1, -1, -1):
         if held[i] == (l, mode):
@@ -427,7 +596,36 @@ def _release(prog, state, cpu, th, op) -> Outcome:
         r = list(state.readers[l])
         r.remove(cpu)
         changes = {"readers": _set(state.readers, l, tuple(r))}
-    return _next(prog, state, cpu, th, "release", {"lock": lock, "mode": mode}, held=tuple(held), **changes)
+    out = _next(prog, state, cpu, th, "release", {"lock": lock, "mode": mode}, held=tuple(held), **changes)
+    return _after_release(prog, out, cpu, op)
+
+
+def _after_release(prog, out: Outcome, cpu: int, op: Op) -> Outcome:
+    """Interrupts (or bhs) back on after the unlock, as ``spin_unlock_irq`` does."""
+    if OPS[op.kind].irq is None:
+        return out
+    ns = out.state
+    ns, _ = _irq_effect(prog, ns, cpu, ns.threads[cpu], op)
+    return out._replace(state=ns)
+
+
+def _bad_unlock(prog, state, cpu, th, op, l, mode) -> Outcome:
+    cname = prog.cpus[cpu].name
+    lock = op.args[0]
+    holder = state.owner[l]
+    if mode == READ:
+        why = f"{op.text.strip()} without a read lock: {cname} does not hold {lock} for read"
+    elif holder == _FREE and cpu not in state.readers[l]:
+        why = f"{lock} is not locked (a double unlock)"
+    elif holder not in (_FREE, cpu):
+        why = f"{lock} is held by {prog.cpus[holder].name}, not {cname}"
+    else:
+        why = f"{cname} holds {lock} for read, not write"
+    finding = Finding("warn", f"{cname} unlocks {lock}, which it does not hold: {why} "
+                      f"(lockdep: bad unlock balance detected)", cpus=(cname,), locks=(lock,),
+                      key=("bad_unlock", cname, op.where))
+    out = _next(prog, state, cpu, th, "bad_unlock", {"lock": lock, "mode": mode}, (finding,))
+    return _after_release(prog, out, cpu, op)
 
 
 def _trylock(prog, state, cpu, th, op) -> Outcome:
@@ -554,8 +752,16 @@ def _control(prog, state, cpu, th, op) -> Outcome:
     return _next(prog, state, cpu, th, "step", {})      # nop
 
 
+def _irq(prog, state, cpu, th, op) -> Outcome:
+    """``local_irq_disable()``, ``local_irq_save(flags)``, ``local_bh_enable()`` ...:
+    what the cpu allows of interrupts."""
+    state, th = _irq_effect(prog, state, cpu, th, op)
+    irq = irq_state(prog, state, cpu)
+    return _next(prog, state, cpu, th, "irq", {"irqs": str(irq) if irq is not None else None})
+
+
 _HANDLERS = {"acquire": _acquire, "release": _release, "trylock": _trylock, "wait": _wait,
-             "refcount": _refcount, "object": _object, "data": _data, "control": _control}
+             "refcount": _refcount, "object": _object, "data": _data, "control": _control, "irq": _irq}
 
 
 def _done(prog: Program, before: State, ns: State, cpu: int, out: Outcome) -> Outcome:
@@ -579,6 +785,12 @@ def wait_for_edges(prog: Program, state: State) -> list[tuple[int, int, int]]:
     a lock point at the cpus they wait for."""
     edges = []
     for cpu in range(len(state.threads)):
+        if prog.irq_var and state.threads[cpu].status != DONE:
+            top = interrupter(prog, state, cpu)
+            if top is not None:
+                b = _blockers(prog, state, top)
+                if b is not None:     # its handler waits: so does it, for the handler
+                    edges.append((cpu, top, b[0]))
         if state.threads[cpu].status != WAIT or can_step(prog, state, cpu):
             continue
         b = _blockers(prog, state, cpu)
@@ -644,9 +856,13 @@ def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Fin
         cpus = tuple(names[w] for w, _, _ in cyc)
         locks = tuple(dict.fromkeys(prog.locks[l].name for _, _, l in cyc))
         parts = []
+        one_cpu = False
         for w, h, l in cyc:
             lock = prog.locks[l].name
-            if w == h:
+            if prog.irq_var and interrupter(prog, state, w) == h:
+                parts.append(f"{names[w]} is interrupted by {names[h]} and cannot run until it returns")
+                one_cpu = one_cpu or prog.irq_host[h] == w
+            elif w == h:
                 parts.append(f"{names[w]} waits for {lock}, which it already holds")
             elif state.owner[l] == h or h in state.readers[l]:
                 parts.append(f"{names[w]} waits for {lock} held by {names[h]}")
@@ -654,7 +870,7 @@ def state_findings(prog: Program, state: State, cycles: bool = True) -> list[Fin
                 # Not a holder: a waiter queued ahead of it (rwsem waiters queue in order).
                 parts.append(f"{names[w]} waits for {lock} queued ahead by {names[h]} ({_queued_as(state, l, (h,))})")
         # The kind is printed beside the message; only say what kind of deadlock.
-        head = "AA deadlock: " if len(cyc) == 1 else ""
+        head = "AA deadlock: " if len(cyc) == 1 else "deadlock on one cpu: " if one_cpu and len(cyc) == 2 else ""
         edges = tuple((names[w], prog.locks[l].name, names[h]) for w, h, l in cyc)
         out.append(Finding("deadlock", head + "; ".join(parts), cpus=cpus, locks=locks, cycle=edges,
                            key=("deadlock", frozenset((names[w], prog.locks[l].name) for w, _, l in cyc))))
@@ -693,6 +909,12 @@ def footprint(prog: Program, state: State, cpu: int) -> tuple[frozenset, frozens
     fp = _FP_CACHE.get(op)
     if fp is None:
         fp = _FP_CACHE[op] = _op_footprint(op)
+    if prog.irq_var and prog.irq_var[cpu] >= 0:
+        # Whether it may step at all depends on its cpu's IrqState; a handler's
+        # first and last steps and the irq steps change it (all handler steps are
+        # counted as writing it: fewer commuting pairs, none wrongly).
+        item = context_items(prog, cpu)
+        fp = (fp[0] | item, fp[1] | item if (_is_handler(prog, cpu) or OPS[op.kind].irq) else fp[1])
     if OPS[op.kind].corrupts and _corrupts(prog, state, op):
         # Memory corruption stops every cpu (``state.broken``): this step then
         # disables every other one, so it must not commute with any of them.

@@ -7,7 +7,7 @@ import pytest
 from labkit.cases import program
 from labkit.errors import ModelError, ScheduleError, UnknownName
 from labkit.explore import explore
-from labkit.model import (Model, assign, call, down_read, goto, if_, label, local, mutex_lock, mutex_unlock, put,
+from labkit.model import (Model, alloc, assign, call, down_read, goto, if_, label, local, mutex_lock, mutex_unlock, put,
                           spin_lock, step, up_read, up_write, var, warn_on)
 from labkit.trace import replay
 
@@ -75,32 +75,43 @@ def test_release_function_must_exist_and_names_are_unique():
 
 # --- errors found while running: cpu, step, schedule ---------------------------
 
-def test_unlock_of_a_lock_not_held_names_cpu_step_and_schedule():
-    p = model([mutex_lock("A"), step("x;"), mutex_unlock("A")], [mutex_unlock("A")])
+def test_a_model_error_names_cpu_step_and_schedule():
+    def objects(m):
+        m.object("obj")            # allocated at start: allocating it again is a model error
+    p = model([mutex_lock("A"), step("x;"), mutex_unlock("A")], [alloc("obj")], objects)
     with pytest.raises(ModelError) as e:
         replay(p, "CPU0 CPU1")
     msg = str(e.value)
-    assert "CPU1 in f1(), step 'mutex_unlock(&A);': unlock of a lock not held: A is held by CPU0, not CPU1" in msg
+    assert "CPU1 in f1(), step 'obj = kzalloc(sizeof(*obj), GFP_KERNEL);': obj is allocated already" in msg
     assert "(step 2 of schedule 'CPU0 CPU1')" in msg
     assert msg.startswith(HERE + ":")
 
 
-def test_double_unlock_and_up_read_without_down_read():
+def test_unlocks_of_a_lock_not_held_are_bad_unlock_balance_findings():
+    # Lockdep's "bad unlock balance": the step runs, changes no lock, and is a warn finding.
+    p = model([mutex_lock("A"), step("x;"), mutex_unlock("A")], [mutex_unlock("A")])
+    (f,) = replay(p, "CPU0 CPU1").findings
+    assert (f.kind, f.cpus, f.locks) == ("warn", ("CPU1",), ("A",))
+    assert f.message == ("CPU1 unlocks A, which it does not hold: A is held by CPU0, not CPU1 "
+                         "(lockdep: bad unlock balance detected)")
     p = model([mutex_lock("A"), mutex_unlock("A"), mutex_unlock("A")])
-    with pytest.raises(ModelError, match=r"A is not locked \(double unlock\?\)"):
-        replay(p, "CPU0 CPU0 CPU0")
+    t = replay(p, "CPU0 CPU0 CPU0")
+    assert [s.event for s in t.steps] == ["acquire", "release", "bad_unlock"]
+    assert "A is not locked (a double unlock)" in t.findings[0].message
     p = model([up_read("sem")])
-    with pytest.raises(ModelError, match=r"up_read\(\) without down_read\(\): CPU0 does not hold sem for read"):
-        replay(p, "CPU0")
+    assert "up_read(&sem); without a read lock: CPU0 does not hold sem for read" in replay(p, "CPU0").findings[0].message
     p = model([down_read("sem"), up_write("sem")])
-    with pytest.raises(ModelError, match="sem is not locked"):
-        replay(p, "CPU0 CPU0")
+    assert "CPU0 holds sem for read, not write" in replay(p, "CPU0 CPU0").findings[0].message
 
 
 def test_explorer_reports_model_errors_with_the_schedule():
-    p = model([mutex_lock("A"), mutex_unlock("A")], [step("x;"), mutex_unlock("A")])
-    with pytest.raises(ModelError, match=r"A is not locked \(double unlock\?\) \(reached by schedule 'CPU1 CPU1'\)"):
+    def objects(m):
+        m.object("obj")
+    p = model([mutex_lock("A"), mutex_unlock("A")], [step("x;"), alloc("obj")], objects)
+    with pytest.raises(ModelError, match=r"obj is allocated already \(reached by schedule 'CPU1 CPU1'\)"):
         explore(p)
+    p = model([mutex_lock("A"), mutex_unlock("A")], [step("x;"), mutex_unlock("A")])
+    assert [(f.kind, f.schedule) for f in explore(p).findings] == [("warn", "CPU1 CPU1")]
 
 
 def test_schedule_naming_unknown_finished_or_blocked_cpu():

@@ -74,8 +74,9 @@ def test_the_graph_for_the_stepper_is_not_folded():
 def test_model_errors_name_the_schedule_as_before():
     m = Model("t", "err")
     m.mutex("A")
+    m.object("obj")      # allocated at start: a second alloc is a model error
     m.func("one", [mutex_lock("A"), mutex_unlock("A")])
-    m.func("two", [line("x;"), mutex_unlock("A")])
+    m.func("two", [line("x;"), alloc("obj")])
     m.cpu("CPU0", "one")
     m.cpu("CPU1", "two")
     prog = m.build()

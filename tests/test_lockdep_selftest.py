@@ -10,17 +10,17 @@ irq_inversion, irq_read_recursion #1-#3, the queued read-lock tests, the
 hardirq-unsafe/softirq-safe special) and the wait-context tests over the
 contexts and locks the lab has — and counts what it leaves out.
 
-Each is played through the hooks the kernel calls; the ones a model can
-already express (no rwlock_t, no interrupts, no double unlock) are also built
-as a model, replayed, and watched by :meth:`Lockdep.observe`, and must get the
-same verdict and the same report.
+Each is played through the hooks the kernel calls, and also built as a model
+(its interrupt blocks as interrupt handlers of the cpu, fired where the
+selftest enters them), replayed, and watched by :meth:`Lockdep.observe`: both
+must get the kernel's verdict, with the same report.
 """
 
 import pytest
 from selftest_tables import FAILURE, OUT_OF_SCOPE, SOURCE, SUCCESS, TESTS, run_events
 
 from labkit.lockdep import REPORT_KINDS, Lockdep
-from labkit.model import Model, builder
+from labkit.model import Model, builder, line
 from labkit.trace import replay
 
 _IDS = [t.name for t in TESTS]
@@ -60,45 +60,75 @@ def test_after_its_first_report_lockdep_is_off_unless_keep_going():
 
 # -- the same tests as models -----------------------------------------------------------------
 _BUILD = {"L": "spin_lock", "U": "spin_unlock", "ML": "mutex_lock", "MU": "mutex_unlock",
-          "WSL": "down_write", "WSU": "up_write", "RSL": "down_read", "RSU": "up_read"}
+          "WSL": "down_write", "WSU": "up_write", "RSL": "down_read", "RSU": "up_read",
+          "WL": "write_lock", "WU": "write_unlock", "RL": "read_lock", "RU": "read_unlock",
+          "HARDIRQ_DISABLE": "local_irq_disable", "HARDIRQ_ENABLE": "local_irq_enable",
+          "SOFTIRQ_DISABLE": "local_bh_disable", "SOFTIRQ_ENABLE": "local_bh_enable"}
 
 
 def as_model(t):
-    """The test as a one-cpu model, or None when the model cannot say it yet
-    (rwlock_t, interrupts, a second unlock)."""
+    """The test as a model: the sequence is CPU0's code, and each
+    IRQ_ENTER() ... IRQ_EXIT() block an interrupt handler of CPU0 that the
+    schedule fires right there. Returns ``(program, schedule)``.
+
+    A SOFTIRQ_ENTER() block is a softirq handler whose body disables hardirqs
+    first and enables them last, as the selftest's macro does (a real softirq
+    runs with them on)."""
     import re
     from selftest_tables import lock_ref
-    if t.irq or t.name.startswith("double_unlock"):
-        return None
-    words = [re.fullmatch(r"(\w+)\((\w+)\)", w).groups() for w in t.events.split()]
-    if any(op not in _BUILD for op, _ in words):
-        return None
     m = Model("selftest", t.name)
-    declared = set()
-    for op, letter in words:
-        ref = lock_ref(op, letter)
-        if ref.name not in declared:
-            declared.add(ref.name)
-            {"spinlock": m.spinlock, "mutex": m.mutex, "rwsem": m.rwsem}[ref.kind](ref.name, cls=ref.cls)
-    m.func(t.name, [builder(_BUILD[op])(lock_ref(op, letter).name) for op, letter in words])
-    m.cpu("CPU0", t.name, comm="swapper/0", pid=1)
-    return m.build()
+    declared, task, sched, handlers = set(), [], [], []
+    block = None
+    for w in t.events.split():
+        if w in ("HARDIRQ_ENTER", "SOFTIRQ_ENTER"):
+            block = (w.split("_")[0].lower(), [])
+            continue
+        if w in ("HARDIRQ_EXIT", "SOFTIRQ_EXIT"):
+            kind, ops = block
+            if kind == "softirq":
+                ops = [builder("local_irq_disable")()] + ops + [builder("local_irq_enable")()]
+            name = f"CPU0.{kind}{len(handlers)}"
+            handlers.append((name, kind, ops))
+            sched.extend([name] * len(ops))
+            block = None
+            continue
+        mm = re.fullmatch(r"(\w+)\((\w+)\)", w)
+        if mm:
+            op, letter = mm.groups()
+            ref = lock_ref(op, letter)
+            if ref.name not in declared:
+                declared.add(ref.name)
+                {"spinlock": m.spinlock, "mutex": m.mutex, "rwsem": m.rwsem, "rwlock": m.rwlock}[ref.kind](
+                    ref.name, cls=ref.cls)
+            step = builder(_BUILD[op])(ref.name)
+        else:
+            step = builder(_BUILD[w])()
+        if block is not None:
+            block[1].append(step)
+        else:
+            task.append(step)
+            sched.append("CPU0")
+    if not task:
+        task, sched = [line("idle();")], sched + ["CPU0"]
+    m.func("selftest", task)
+    m.cpu("CPU0", "selftest", comm="swapper/0", pid=1)
+    for name, kind, ops in handlers:
+        fn = "handler_" + name.split(".")[1]
+        m.func(fn, ops)
+        m.interrupt("CPU0", fn, kind=kind, name=name)
+    return m.build(), " ".join(sched)
 
 
-_MODELLED = [t for t in TESTS if as_model(t) is not None]
-
-
-def test_the_modelled_share():
-    # The spin, mutex, wsem and rsem columns of the seven tables, the seven rsem/rwsem
-    # specials, the four wait-context tests between a spinlock and a mutex.
-    assert len(_MODELLED) == 4 * 7 + 7 + 4
-
-
-@pytest.mark.parametrize("t", _MODELLED, ids=[t.name for t in _MODELLED])
+@pytest.mark.parametrize("t", TESTS, ids=_IDS)
 def test_selftest_as_a_model_gets_the_same_verdict_and_report(t):
-    ld = Lockdep().observe(replay(as_model(t), "CPU0*"))
+    prog, sched = as_model(t)
+    trace = replay(prog, sched)
+    assert len(trace.steps) == len(sched.split())
+    ld = Lockdep(force_read_lock_recursive=t.force_rr).observe(trace)
     got = FAILURE if ld.reports else SUCCESS
     assert got == t.expect, ld.text()
     ev = run_events(t.events, t.force_rr)
-    assert [(r.kind, r.acquiring, r.held, r.chain) for r in ld.reports] == \
-           [(r.kind, r.acquiring, r.held, r.chain) for r in ev.reports]
+    assert [(r.kind, r.acquiring, r.held, r.chain, r.usage_transition, r.safe_lock, r.unsafe_lock)
+            for r in ld.reports] == \
+           [(r.kind, r.acquiring, r.held, r.chain, r.usage_transition, r.safe_lock, r.unsafe_lock)
+            for r in ev.reports]

@@ -20,7 +20,8 @@ from labkit.trace import replay
 
 @pytest.fixture
 def irqsave():
-    """Two rows of the table, removed again after the test."""
+    """Two rows of the table (a toy of the real ones), put back again after the test."""
+    saved = {k: OPS.get(k) for k in ("spin_lock_irqsave", "spin_unlock_irqrestore")}
     added = [primitives.define("spin_lock_irqsave", "acquire", ("lock",), "spin_lock_irqsave(&{0}, flags);",
                                "spinlock", "write", (("w", 0),),
                                frames=("lock_acquire", "_raw_spin_lock_irqsave")),
@@ -28,7 +29,10 @@ def irqsave():
                                "spin_unlock_irqrestore(&{0}, flags);", "spinlock", "write", (("w", 0),))]
     yield builder("spin_lock_irqsave"), builder("spin_unlock_irqrestore")
     for p in added:
-        del OPS[p.kind]
+        if saved[p.kind] is None:
+            del OPS[p.kind]
+        else:
+            OPS[p.kind] = saved[p.kind]
 
 
 def abba(lock, unlock):

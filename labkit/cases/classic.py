@@ -1,19 +1,22 @@
 """Classic concurrency models with known answers, used to test the engine and
 to warm up in the primer (``notebooks/00_primer.ipynb``): ABBA, dining
 philosophers, two instances of one lock class, the rwsem queueing trap, a
-last reference dropped under a lock its release needs, and a pointer used
-after the lock that found it was dropped.
+last reference dropped under a lock its release needs, a pointer used
+after the lock that found it was dropped, and a spinlock shared with an
+interrupt handler (``notebooks/07_interrupts.ipynb``).
 """
 
 from __future__ import annotations
 
 from functools import partial
 
-from ..model import (Model, assign, down_read, down_write, free, get, if_, label, mutex_lock, mutex_unlock,
-                     put, ret, step, up_read, up_write, use, var)
+from ..model import (Model, assign, call, down_read, down_write, free, get, if_, label, line, mutex_lock,
+                     mutex_unlock, put, ret, spin_lock, spin_lock_irq, spin_lock_irqsave, spin_unlock,
+                     spin_unlock_irq, spin_unlock_irqrestore, step, up_read, up_write, use, var)
 from .base import Case, Exercise, Variant
 
-__all__ = ["CASES", "abba", "philosophers", "lock_classes", "rwsem_fairness", "last_put", "lifetime"]
+__all__ = ["CASES", "abba", "philosophers", "lock_classes", "rwsem_fairness", "last_put", "lifetime",
+           "irq_lock"]
 
 
 def abba(variant: str):
@@ -152,6 +155,44 @@ def lifetime(variant: str):
     return m.build()
 
 
+def irq_lock(variant: str):
+    """A driver's ``dev->lock`` guards its statistics, which its interrupt
+    handler updates and a sysfs read copies out, on the same cpu.
+
+    ``before``: the read takes the lock with plain ``spin_lock()``, so the
+    interrupt can arrive while the read holds it, and the handler spins on a
+    lock its own cpu holds. ``irq``: ``spin_lock_irq()`` keeps interrupts off
+    while the lock is held. ``nested``: the same ``spin_lock_irq()`` read,
+    called by a walk over the device list that already holds
+    ``dev_list_lock`` with interrupts off (``spin_lock_irqsave()``):
+    ``spin_unlock_irq()`` turns interrupts on unconditionally, inside the
+    walk, and the handler wants ``dev_list_lock``. ``irqsave``: the read
+    saves and restores the interrupt state instead.
+    """
+    m = Model("irq_lock", variant, "A spinlock shared with an interrupt handler")
+    m.spinlock("dev_list_lock")
+    m.spinlock("dev->lock", cls="&dev->lock")
+    lock, unlock = {"before": (spin_lock("dev->lock"), spin_unlock("dev->lock")),
+                    "irq": (spin_lock_irq("dev->lock"), spin_unlock_irq("dev->lock")),
+                    "nested": (spin_lock_irq("dev->lock"), spin_unlock_irq("dev->lock")),
+                    "irqsave": (spin_lock_irqsave("dev->lock", "flags"),
+                                spin_unlock_irqrestore("dev->lock", "flags"))}[variant]
+    m.func("stats_show", [lock, line("copy = dev->stats;"), unlock, line("return sprintf(buf, copy);")])
+    m.func("dev_interrupt", [spin_lock("dev_list_lock"), line("dev = find_dev(irq);"), spin_lock("dev->lock"),
+                             line("dev->stats.rx++;"), spin_unlock("dev->lock"), spin_unlock("dev_list_lock")],
+           via=("handle_irq_event_percpu",))
+    if variant in ("nested", "irqsave"):
+        m.func("devs_show", [spin_lock_irqsave("dev_list_lock", "list_flags"), call("stats_show"),
+                             line("total += copy;"), spin_unlock_irqrestore("dev_list_lock", "list_flags")])
+        m.cpu("CPU0", "devs_show", comm="cat", pid=700, stack=("ksys_read", "kernfs_fop_read_iter"),
+              context="cat /sys/class/net/all/stats: every device, under dev_list_lock")
+    else:
+        m.cpu("CPU0", "stats_show", comm="cat", pid=700, stack=("ksys_read", "kernfs_fop_read_iter"),
+              context="cat /sys/class/net/eth0/stats")
+    m.interrupt("CPU0", "dev_interrupt", context="the device's interrupt, arriving on CPU0")
+    return m.build()
+
+
 CASES = (
     Case("abba", "ABBA: two locks, two orders",
          "The smallest deadlock: CPU0 takes A then B, CPU1 takes B then A.",
@@ -259,4 +300,29 @@ CASES = (
           Variant("after", "kref_get() under the lock, kref_put() when done", partial(lifetime, "after"),
                   expect="nothing")),
          kind="classic"),
+    Case("irq_lock", "A spinlock shared with an interrupt handler: why spin_lock_irqsave() exists",
+         "A sysfs read and the device's interrupt handler share dev->lock. Taken with interrupts on, the "
+         "interrupt can arrive on the cpu that holds it, and its handler spins forever on a lock its own "
+         "cpu holds. spin_lock_irq() keeps interrupts off while the lock is held, but spin_unlock_irq() "
+         "turns them on whatever they were before; spin_lock_irqsave() puts them back as they were.",
+         (Variant("before", "spin_lock(): interrupts stay on", partial(irq_lock, "before"), expect="deadlock"),
+          Variant("irq", "spin_lock_irq() from a read with interrupts on", partial(irq_lock, "irq"),
+                  expect="nothing"),
+          Variant("nested", "the same spin_lock_irq() read, called with interrupts already off",
+                  partial(irq_lock, "nested"), expect="deadlock"),
+          Variant("irqsave", "spin_lock_irqsave(): the interrupt state saved and restored",
+                  partial(irq_lock, "irqsave"), expect="nothing")),
+         kind="classic",
+         exercises=(
+             Exercise(1, "verdict", "nested",
+                      title="stats_show() uses spin_lock_irq() now, and devs_show() calls it with interrupts "
+                            "already off. Can CPU0 still deadlock?",
+                      answer="deadlock",
+                      explain="spin_unlock_irq() turns interrupts on unconditionally. devs_show() still holds "
+                              "dev_list_lock after stats_show() returns, so the interrupt can now arrive, and "
+                              "its handler spins on dev_list_lock, which its own cpu holds. "
+                              "spin_lock_irqsave()/spin_unlock_irqrestore() put interrupts back as they were "
+                              "(off), which is why a function that may be called with interrupts off uses them.",
+                      wrong=("clean", "warn")),
+         )),
 )

@@ -21,7 +21,9 @@ Format (``"format": "labkit-stepper/1"``; ``"schema"`` repeats this)::
     variants[k]                id, title, expect, mode, cpus, functions, locks, vars, refs,
                                objects, threads, locktables, data, stacks, states, next,
                                steps, findings, explorer, serial, explored, note
-      cpus[c]                  name, comm, pid, context, stack, entry, functions (ids)
+      cpus[c]                  name, comm, pid, context, stack, entry, functions (ids);
+                               an interrupt handler also host (the cpu it runs on) and irq
+                               (hardirq|softirq)
       functions[f]             name, via, lines (text ids)
       threads[t]               [frames [[f, pc]...], status run|wait|done, held [[lock, "w"|"r"]],
                                 stack id, why (text id | null when the cpu can step)]
@@ -200,6 +202,9 @@ class _VariantExport:
         cpus = [{"name": c.name, "comm": c.comm, "pid": c.pid, "context": c.context,
                  "stack": list(c.stack), "entry": prog.func_index[c.entry],
                  "functions": [prog.func_index[f] for f in prog.reachable(c.entry)]} for c in prog.cpus]
+        for c, rec in zip(prog.cpus, cpus):
+            if c.host is not None:           # an interrupt handler: it runs on top of cpu "host"
+                rec["host"], rec["irq"] = prog.cpu_index[c.host], c.irq
         locks = [{"name": l.name, "kind": l.kind, "cls": l.cls, "reader_pref": l.reader_pref}
                  for l in prog.locks]
         return {"cpus": cpus, "functions": functions, "locks": locks,

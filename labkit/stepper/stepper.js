@@ -363,9 +363,12 @@ class CpuPanels extends Region {
         block.append(ends[f]);
         code.append(block);
       }
-      const panel = h("section", { class: "lk-cpu", "data-cpu": cpu.name, "aria-label": `${cpu.name} (${cpu.comm})` },
+      // An interrupt handler runs on its host cpu, on top of the task there: its panel says so.
+      const host = cpu.irq ? V.cpus[cpu.host].name : null;
+      const panel = h("section", { class: "lk-cpu" + (cpu.irq ? " lk-irq" : ""), "data-cpu": cpu.name,
+        "aria-label": cpu.irq ? `${cpu.name} (${cpu.irq} handler on ${host})` : `${cpu.name} (${cpu.comm})` },
         h("div", { class: "lk-cpuhead" }, h("strong", { class: "lk-nowrap", text: cpu.name }),
-          h("span", { class: "lk-comm", text: ` ${cpu.comm}[${cpu.pid}]` }), status),
+          h("span", { class: "lk-comm", text: cpu.irq ? ` ${cpu.irq} on ${host}, over ${cpu.comm}[${cpu.pid}]` : ` ${cpu.comm}[${cpu.pid}]` }), status),
         cpu.context ? h("div", { class: "lk-context", title: cpu.context, text: cpu.context }) : null,
         stack, held, code);
       this.cpuGrid.append(panel);
