@@ -1029,7 +1029,8 @@ class Lockdep:
     def text(self) -> str:
         """Every report, or a line saying lockdep stayed quiet."""
         if not self.reports:
-            return "lockdep: no report (no circular dependency, no recursive locking seen)\n"
+            return ("lockdep: no report (no circular or recursive locking, no inconsistent irq usage, no bad "
+                    "unlock, no invalid wait context seen)\n")
         return "".join(r.text for r in self.reports)
 
     def cycle_edges(self) -> list[tuple[str, str]]:
