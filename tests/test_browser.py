@@ -376,7 +376,7 @@ _SNAPSHOT = """([vid, schedules]) => {
 
 
 @pytest.mark.parametrize("case_id,vid", [("mm_iommu", "before"), ("rwsem_fairness", "writer_pref"),
-                                         ("last_put", "before")])
+                                         ("last_put", "before"), ("irq_lock", "nested")])
 def test_browser_reads_the_json_as_the_engine_replays(browser, tmp_path, case_id, vid):
     """stepper.js, on every (state, findings shown) edge: the page shows the engine's replay."""
     from labkit.cases import get_case

@@ -403,8 +403,11 @@ class CpuPanels extends Region {
       let label = STATUS_LABEL[status];
       if (status === "wait") label = locksWaited.length ? `waiting for ${locksWaited.join(", ")}` : "sleeping";
       if (status === "wait" && why === null) label += " (can go now)";
-      P.status.textContent = `${STATUS_GLYPH[status]} ${label}`;
-      P.status.className = `lk-status lk-st-${status}`;
+      // Runnable in itself but held back: interrupted by a handler on its cpu, or a handler its cpu keeps out.
+      const heldBack = status === "run" && why !== null;
+      if (heldBack) label = T[why].includes(" is interrupted") ? "interrupted" : "cannot run now";
+      P.status.textContent = `${heldBack ? STATUS_GLYPH.wait : STATUS_GLYPH[status]} ${label}`;
+      P.status.className = `lk-status lk-st-${heldBack ? "wait" : status}`;
       P.panel.classList.toggle("lk-done", status === "done");
       // Call stack, outermost first; the innermost (running) frame last.
       const names = V.stacks[stackId].map((i) => T[i]);
