@@ -77,7 +77,7 @@ from pathlib import Path
 
 from . import model as _model
 from .errors import LabError
-from .splat import Splat, parse, read_report
+from .splat import Splat, _frame_function, _normalise, parse, read_report
 
 __all__ = ["FromSplatError", "Unsupported", "Scenario", "from_splat", "LOCKDEP_FRAMES", "VARIANT",
            "STEPPER_MAX_STATES"]
@@ -257,6 +257,47 @@ def _usage_modes(u: str | None) -> tuple[bool, bool] | None:
     return any(c != "." for c in u[0::2]), any(c != "." for c in u[1::2])
 
 
+# Frames of lockdep's printing and checking, above the lock function in a backtrace.
+_REPORTING_FRAMES = frozenset({
+    "dump_stack", "dump_stack_lvl", "__dump_stack", "show_stack", "print_usage_bug", "valid_state", "mark_lock_irq",
+    "mark_held_locks", "print_irq_inversion_bug", "check_usage_backwards", "check_usage_forwards",
+    "print_bad_irq_dependency", "check_irq_usage", "lockdep_hardirqs_on_prepare", "trace_hardirqs_on",
+    "lockdep_softirqs_on", "__local_bh_enable_ip", "mark_usage",
+}) | LOCKDEP_FRAMES
+
+
+def _stack_after(text: str, marker: str, start: int = 0) -> tuple[str, ...]:
+    """The function names of the stack printed after the first ``marker`` line
+    at or after ``start``, innermost first (empty when there is none)."""
+    i = text.find(marker, start)
+    if i < 0:
+        return ()
+    out: list[str] = []
+    for raw in text[text.find("\n", i) + 1:].splitlines()[:200]:
+        content, _ = _normalise(raw)
+        if not content.strip():
+            if out:
+                break
+            continue
+        fn = _frame_function(content) or _frame_function(" " + content.strip())
+        if fn is not None:
+            out.append(_clean(fn))
+        elif not content.strip().startswith(("?", "<", "[", "...")):
+            break           # a line of the report, not a frame: the stack is over
+    return tuple(out)
+
+
+def _from_lock_frame(frames: tuple[str, ...]) -> tuple[str, ...]:
+    """A backtrace (innermost first) from its lock function down, lockdep's own frames dropped."""
+    for j, f in enumerate(frames[:30]):
+        if f in _PRIMITIVES:
+            return frames[j:]
+    j = 0
+    while j < len(frames) and (frames[j] in _REPORTING_FRAMES or frames[j].startswith(("dump_stack", "print_"))):
+        j += 1
+    return frames[j:]
+
+
 # --- the scenario, as data ------------------------------------------------------------
 
 _UNLOCK = {"mutex_lock": "mutex_unlock", "down_write": "up_write", "down_read": "up_read",
@@ -291,6 +332,8 @@ class _Cpu:
     holds: str | None = None  # class
     takes: str | None = None  # class
     chain_entry: int | None = None
+    host: str | None = None   # an interrupt handler: the cpu it runs on
+    irq: str | None = None    # ... and its kind (hardirq, softirq)
 
 
 @dataclass
@@ -650,6 +693,178 @@ class _Builder:
         return spec
 
 
+# --- interrupt reports --------------------------------------------------------------------
+
+class _IrqBuilder(_Builder):
+    """The three interrupt reports: a task on CPU0 and its interrupt handler
+    (``CPU0.irq`` or ``CPU0.softirq``), and for an inversion a second cpu that
+    holds the irq-safe lock with interrupts off and wants the unsafe one."""
+
+    def irq_kind(self) -> str:
+        return "hardirq" if (self.s.irq_class or "").upper().startswith("HARD") else "softirq"
+
+    def read_info(self, cls: str) -> None:
+        if cls not in self.info or self.info[cls].usage is None:
+            start = max(self.text.find(self.s.task_comm) if self.s.task_comm else 0, 0)
+            got = _read_lock_line(self.text, start, cls)
+            self.info[cls] = got[0] if got else _LockLine()
+
+    def path_of(self, frames: tuple[str, ...], fallback: str, cls: str, who: str) -> tuple[list[str], str | None]:
+        """(path outermost first, the lock function seen) of a stack, for ``cls``."""
+        path, said, seen = _trim(_from_lock_frame(frames)) if frames else ([], None, None)
+        if said is not None and cls not in self.kinds:
+            self.kind_of(cls, said, seen)
+        if not path:
+            self.note(f"the report prints no stack for {who}: the model calls its function {fallback}().")
+            path = [fallback]
+        return path, said[2] if said else None
+
+    def handler(self, fname: str, stack: tuple[str, ...], ops: list, context: str, takes: str) -> None:
+        kind = self.irq_kind()
+        name = "CPU0.irq" if kind == "hardirq" else "CPU0.softirq"
+        self.spec.funcs.append((fname, ops, ()))
+        task = self.spec.cpus[0]
+        self.spec.cpus.append(_Cpu(name, fname, task.comm, task.pid, stack, context, task.task,
+                                   f"the {kind} handler on CPU0: takes {takes}", stack + (fname,), None, takes,
+                                   None, "CPU0", kind))
+
+    # -- inconsistent lock state ---------------------------------------------------------
+    def inconsistent(self) -> _Spec:
+        s, spec = self.s, self.spec
+        c = s.acquiring_lock
+        m = re.fullmatch(r"\{(IN-)?(\w+?)(-ON)?-([WR])\} -> \{(IN-)?(\w+?)(-ON)?-([WR])\}", s.usage_transition or "")
+        if c is None or m is None or bool(m.group(1)) == bool(m.group(5)):
+            raise FromSplatError(f"{self.where}: the report does not say which lock and which usage change "
+                                 f"({s.usage_transition or 'no inconsistent {...} -> {...} line'}): nothing to build")
+        irq_first = bool(m.group(1))          # the interrupt side was registered first
+        in_read = m.group(4 if irq_first else 8) == "R"
+        on_read = m.group(8 if irq_first else 4) == "R"
+        registered = _stack_after(self.text, "state was registered at:")
+        current = _stack_after(self.text, "Call Trace:", self.text.find("stack backtrace:"))
+        irq_frames, task_frames = (registered, current) if irq_first else (current, registered)
+        self.read_info(c)
+        kind = self.irq_kind()
+        task_path, task_shown = self.path_of(task_frames, "task_path", c, "the task's acquisition")
+        irq_path, irq_shown = self.path_of(irq_frames, "irq_handler", c, f"the {kind}'s acquisition")
+        self.kind_of(c, None, None)
+        lock = self.add_lock(c)
+        on_mode, in_mode = ("read" if on_read else "write"), ("read" if in_read else "write")
+        if lock.kind != "rwsem":
+            on_mode = in_mode = "write"
+        comm, pid = _task(s)
+        tf = self.func_name(task_path[-1], "CPU0")
+        spec.funcs.append((tf, [_lock_op(lock, on_mode, task_shown, f"with {kind}s enabled"),
+                                _op("line", f"/* ... while holding {lock.name} ... */"),
+                                _unlock_op(lock, on_mode, task_shown)], ()))
+        spec.cpus.append(_Cpu("CPU0", tf, comm, pid, tuple(task_path[:-1]),
+                              f"{s.task_comm}: takes {c} with {kind}s enabled", s.task_comm,
+                              f"takes {c} with {kind}s enabled", tuple(task_path), None, c, None))
+        hf = self.func_name(irq_path[-1], "CPU0.irq")
+        self.handler(hf, tuple(irq_path[:-1]), [_lock_op(lock, in_mode, irq_shown, f"in the {kind}"),
+                                                _unlock_op(lock, in_mode, irq_shown)],
+                     f"the {kind} that takes {c}, arriving on CPU0", c)
+        side = "interrupt's" if irq_first else "task's"
+        self.note(f"the {side} acquisition is the one lockdep recorded first ('state was registered at'); "
+                  f"the other is the one it caught. Both run on one cpu, as the report's scenario says.")
+        self.note("the report does not say what either path does while it holds the lock: the model does "
+                  "nothing in between.")
+        spec.lockdep = (("CPU0.irq*", "CPU0*") if irq_first else ("CPU0*", "CPU0.irq*"))
+        spec.lockdep = tuple(w.replace("CPU0.irq", spec.cpus[1].name) for w in spec.lockdep)
+        spec.title = f"From a lockdep report: {c} taken in a {kind} and with {kind}s enabled"
+        return spec
+
+    # -- irq lock inversion, irq-safe -> irq-unsafe ---------------------------------------------
+    def inversion(self) -> _Spec:
+        s, spec = self.s, self.spec
+        kind = self.irq_kind()
+        safe, unsafe = s.safe_lock, s.unsafe_lock
+        middle = s.chain_exists_of[1] if len(s.chain_exists_of) == 3 else None
+        if s.kind == "irq_safe_unsafe" and unsafe is None and safe is not None and s.acquiring_lock:
+            unsafe = s.acquiring_lock
+            self.note(f"the report is cut before it names the {kind}-unsafe lock: the model takes the lock "
+                      f"being acquired ({unsafe}) as the unsafe one.")
+            if s.held_lock and s.held_lock != safe:
+                middle = s.held_lock
+        if safe is None or unsafe is None:
+            raise FromSplatError(f"{self.where}: the report does not name both the {kind}-safe and the "
+                                 f"{kind}-unsafe lock: nothing to build")
+        classes = [safe] + ([middle] if middle else []) + [unsafe]
+        for c in classes:
+            self.read_info(c)
+        if s.kind == "irq_safe_unsafe":
+            safe_frames = _stack_after(self.text, "-irq-safe at:")
+            unsafe_frames = _stack_after(self.text, "-irq-unsafe at:")
+            cpu1_at = self.acq_line.at if self.acq_line else None
+        else:
+            changed = _stack_after(self.text, "Call Trace:", self.text.find("stack backtrace:"))
+            became_safe = s.acquiring_lock == safe
+            safe_frames, unsafe_frames = (changed, ()) if became_safe else ((), changed)
+            cpu1_at = None
+        unsafe_path, unsafe_shown = self.path_of(unsafe_frames, "takes_" + _ident(unsafe), unsafe,
+                                                 f"the {kind}-unsafe acquisition of {unsafe}")
+        safe_path, safe_shown = self.path_of(safe_frames, f"{kind}_handler", safe,
+                                             f"the {kind} that takes {safe}")
+        for c in classes:
+            self.kind_of(c, None, None)
+            self.add_lock(c)
+        L = {c: spec.lock(c) for c in classes}
+        mode = {c: ("read" if self.kinds[c][0] == "rwsem" and self.usage(c) == (False, True) else "write")
+                for c in classes}
+        comm, pid = _task(s)
+        # CPU0: holds the unsafe lock with the interrupt enabled.
+        f0 = self.func_name(unsafe_path[-1], "CPU0")
+        spec.funcs.append((f0, [_lock_op(L[unsafe], mode[unsafe], unsafe_shown, f"with {kind}s enabled"),
+                                _op("line", f"/* ... while holding {L[unsafe].name} ... */"),
+                                _unlock_op(L[unsafe], mode[unsafe], unsafe_shown)], ()))
+        caught0 = s.kind == "irq_inversion"
+        spec.cpus.append(_Cpu("CPU0", f0, comm if caught0 else "unnamed", pid if caught0 else 0,
+                              tuple(unsafe_path[:-1]), f"a path that takes {unsafe} with {kind}s enabled",
+                              s.task_comm if caught0 else None, f"takes {unsafe} with {kind}s enabled",
+                              tuple(unsafe_path), None, unsafe, None))
+        # CPU1: the dependency safe -> (middle ->) unsafe, with interrupts off.
+        f1 = self.func_name(cpu1_at or "dependency_path", "CPU1")
+        ops = [_op("local_irq_disable", text="local_irq_disable();")]
+        ops += [_lock_op(L[c], "write" if self.kinds[c][0] == "rwsem" and c == safe else mode[c], None,
+                         "the irq-safe lock" if c == safe else "") for c in classes]
+        ops += [_unlock_op(L[c], "write" if self.kinds[c][0] == "rwsem" and c == safe else mode[c], None)
+                for c in reversed(classes)]
+        ops += [_op("local_irq_enable", text="local_irq_enable();")]
+        spec.funcs.append((f1, ops, ()))
+        caught1 = s.kind == "irq_safe_unsafe"
+        chain = " -> ".join(classes)
+        spec.cpus.append(_Cpu("CPU1", f1, comm if caught1 else "unnamed", pid if caught1 else 0, (),
+                              f"the dependency {chain}, with interrupts off", s.task_comm if caught1 else None,
+                              f"holds {safe} (interrupts off), takes {unsafe}", (f1,), safe, unsafe, None))
+        if mode[unsafe] == "read":
+            # Two readers share it: CPU1 waits for CPU0 only behind a writer queued between them.
+            self._writer(L[unsafe], f"CPU0 and CPU1 both take {unsafe} for read: readers share it, so CPU1 "
+                                    f"waits only behind a writer queued between them")
+        if cpu1_at is None:
+            self.note(f"the report does not print the path of the dependency {chain}: the model calls it "
+                      f"{f1}() and takes the locks there with interrupts off, as the report's scenario does.")
+        if self.kinds[safe][0] == "rwsem":
+            self.note("with interrupts off a lock's usage bits do not say whether it was taken for read or "
+                      f"write: the model's CPU1 takes {safe} for write.")
+        # The handler on CPU0: takes the safe lock.
+        hf = self.func_name(safe_path[-1], "CPU0.irq")
+        self.handler(hf, tuple(safe_path[:-1]), [_lock_op(L[safe], mode[safe], safe_shown, f"in the {kind}"),
+                                                 _unlock_op(L[safe], mode[safe], safe_shown)],
+                     f"the {kind} that takes {safe}, arriving on CPU0", safe)
+        irq = spec.cpus[-1].name
+        # The serial runs in the order that makes lockdep see what the report says.
+        if s.kind == "irq_safe_unsafe":
+            spec.lockdep = (f"{irq}*", "CPU0*", "CPU1*")
+        elif s.acquiring_lock == safe:                   # it just became safe
+            spec.lockdep = ("CPU1*", "CPU0*", f"{irq}*")
+        else:                                             # it just became unsafe
+            spec.lockdep = (f"{irq}*", "CPU1*", "CPU0*")
+        spec.cpus.insert(1, spec.cpus.pop())                       # the handler beside its cpu
+        self.note(f"the report names one task ({s.task_comm}); the model's other paths are what lockdep "
+                  f"recorded earlier ('unnamed').")
+        spec.title = f"From a lockdep report: {kind}-safe {safe} -> {kind}-unsafe {unsafe}"
+        return spec
+
+
 # --- building and writing the model ----------------------------------------------------
 
 def _build(spec: _Spec, variant: str = VARIANT) -> _model.Program:
@@ -659,7 +874,10 @@ def _build(spec: _Spec, variant: str = VARIANT) -> _model.Program:
     for name, ops, via in spec.funcs:
         m.func(name, [getattr(_model, ctor)(*args, **dict(kw)) for ctor, args, kw in ops], via=via)
     for c in spec.cpus:
-        m.cpu(c.name, c.entry, comm=c.comm, pid=c.pid, stack=c.stack, context=c.context)
+        if c.host is not None:
+            m.interrupt(c.host, c.entry, kind=c.irq, name=c.name, stack=c.stack, context=c.context)
+        else:
+            m.cpu(c.name, c.entry, comm=c.comm, pid=c.pid, stack=c.stack, context=c.context)
     return m.build()
 
 
@@ -679,6 +897,16 @@ def _summary(spec: _Spec) -> str:
         what = (f"lockdep saw {len(s.chain)} lock classes taken in a cycle ({' -> '.join(s.chain)} -> "
                 f"{s.chain[0]}); {s.task_comm} closed it. One cpu per dependency: each holds one class and "
                 f"takes the next, so all of them can wait at once.")
+    elif s.kind == "inconsistent":
+        what = (f"{s.acquiring_lock} is taken in a {s.irq_class.lower()} and, elsewhere, with that interrupt "
+                f"enabled ({s.usage_transition}): the interrupt can arrive on the cpu that holds it, and its "
+                f"handler then waits for a lock its own cpu holds.")
+    elif s.kind in ("irq_inversion", "irq_safe_unsafe"):
+        safe, unsafe = spec.cpus[1].takes, spec.cpus[0].takes
+        what = (f"{safe} is {s.irq_class.lower()}-safe (taken in a {s.irq_class.lower()}) and leads to "
+                f"{unsafe}, which is taken with that interrupt enabled: a cpu holding {unsafe} can be "
+                f"interrupted by a handler that wants {safe}, while another cpu holds {safe} and waits for "
+                f"{unsafe}.")
     else:
         what = (f"{s.task_comm} took {s.acquiring_lock or s.held_lock} while already holding it"
                 + (" (both for read: with a writer queued between them, the second read waits forever)."
@@ -692,7 +920,8 @@ def _leaves_out(spec: _Spec) -> str:
             + (f" ({', '.join(c for c in spec.splat.locks_held if c not in spec.splat.chain and c not in (spec.splat.held_lock, spec.splat.acquiring_lock))})"
                if any(c not in spec.splat.chain and c not in (spec.splat.held_lock, spec.splat.acquiring_lock)
                       for c in spec.splat.locks_held) else "")
-            + ", interrupts, and which objects the locks belong to (a class is one lock here). "
+            + (", interrupts" if spec.splat.kind in ("circular", "recursive") else "")
+            + ", and which objects the locks belong to (a class is one lock here). "
             + " ".join(n[0].upper() + n[1:] for n in spec.notes))
 
 
@@ -737,6 +966,11 @@ def _source(spec: _Spec, command: str) -> str:
             lines.append(f"        {ctor}({a}),")
         lines.append("    ]" + (f", via={_py(via)})" if via else ")"))
     for c in spec.cpus:
+        if c.host is not None:
+            lines.append(f"    m.interrupt({c.host!r}, {c.entry!r}, kind={c.irq!r}, name={c.name!r},")
+            lines.append(f"                stack={_py(c.stack)},")
+            lines.append(f"                context={c.context!r})")
+            continue
         lines.append(f"    m.cpu({c.name!r}, {c.entry!r}, comm={c.comm!r}, pid={c.pid!r},")
         lines.append(f"          stack={_py(c.stack)},")
         lines.append(f"          context={c.context!r})")
@@ -930,19 +1164,15 @@ def _stepper_class():
     return _STEPPER[0]
 
 
-_UNSUPPORTED = {"inconsistent": "an inconsistent-lock-state report",
-                "irq_inversion": "an irq lock inversion report",
-                "irq_safe_unsafe": "an irq-safe -> irq-unsafe report"}
-
-
 def from_splat(path_or_text, case_id: str | None = None) -> Scenario:
     """Build a :class:`Scenario` from a lockdep report: a file path, or the report's text.
 
     A ``str`` with a line break is the report's text; anything else is a path.
-    Raises :class:`labkit.splat.SplatError` when there is no report,
-    :class:`Unsupported` for irq reports (they need interrupt contexts, which
-    the model does not have), :class:`FromSplatError` for a report too cut
-    short to build from. Each message is one line naming the source.
+    Raises :class:`labkit.splat.SplatError` when there is no report and
+    :class:`FromSplatError` for a report too cut short to build from. Each
+    message is one line naming the source. The three interrupt reports
+    become a task and its interrupt handler on one cpu (and, for an
+    inversion, a second cpu holding the irq-safe lock with interrupts off).
     """
     if isinstance(path_or_text, str) and ("\n" in path_or_text or "\r" in path_or_text):
         text, source = path_or_text, "<string>"
@@ -957,12 +1187,16 @@ def from_splat(path_or_text, case_id: str | None = None) -> Scenario:
         if source == "-":
             source = "<stdin>"
     splat = parse(text, source=source)
-    if splat.kind in _UNSUPPORTED:
-        raise Unsupported(f"{source}: {_UNSUPPORTED[splat.kind]} ({splat.title}): not supported yet: "
-                          f"needs interrupt contexts, which the model does not have")
     if case_id is None:
         # Not the name of a shipped case: a generated module may sit beside them.
         case_id = _ident(Path(source).stem) + "_report" if not source.startswith("<") else "from_splat"
-    b = _Builder(splat, text, source, case_id)
-    spec = b.circular() if splat.kind == "circular" else b.recursive()
+    b = _IrqBuilder(splat, text, source, case_id)
+    if splat.kind == "circular":
+        spec = b.circular()
+    elif splat.kind == "recursive":
+        spec = b.recursive()
+    elif splat.kind == "inconsistent":
+        spec = b.inconsistent()
+    else:
+        spec = b.inversion()
     return Scenario(spec, text)

@@ -283,13 +283,7 @@ def test_bad_input_is_one_line_and_exit_2(capsys, tmp_path, make, message):
     assert not (tmp_path / "x.py").exists() and not (tmp_path / "x.html").exists()
 
 
-@pytest.mark.parametrize("path", IRQ, ids=lambda p: p.name)
-def test_irq_reports_are_not_supported_yet(capsys, path):
-    with pytest.raises(Unsupported, match="not supported yet: needs interrupt contexts"):
-        from_splat(path)
-    code, out, err = run(capsys, "from-splat", path, "--json")
-    assert code == 2 and out == "" and err.count("\n") == 1
-    assert "not supported yet: needs interrupt contexts" in err and path.name in err
+# The interrupt reports (IRQ) become models too: tests/test_fromsplat_irq.py.
 
 
 def test_errors_are_lab_errors():
