@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 import networkx as nx
 
-from ..semantics import DONE, WAIT, deadlock_cycles, wait_for_edges
+from ..semantics import DONE, WAIT, deadlock_cycles, interrupter, wait_for_edges
 from .fonts import text_width
 from .scene import Curve, Rect, Scene, Text
 from .style import FINDING_COLOR, THEMES, lock_style, text_on
@@ -120,7 +120,8 @@ def wait_for_graph(prog, state) -> nx.DiGraph:
     (``running``, ``blocked``, ``finished``); an edge ``(waiter, holder)`` has
     ``lock`` (its name), ``index`` (the lock's declaration index),
     ``queued`` (True when the holder does not hold it but is a writer queued
-    ahead, as an rwsem makes readers wait) and ``cycle``.
+    ahead, as an rwsem makes readers wait), ``interrupted`` (True when the
+    waiter is a cpu its interrupt handler holds up) and ``cycle``.
 
     >>> from labkit.cases import program
     >>> from labkit.trace import replay
@@ -137,8 +138,10 @@ def wait_for_graph(prog, state) -> nx.DiGraph:
     on_cycle = {(w, h) for cyc in deadlock_cycles(prog, state) for w, h, _ in cyc}
     for w, h, l in wait_for_edges(prog, state):
         holds = h == state.owner[l] or h in state.readers[l]
-        g.add_edge(names[w], names[h], lock=prog.locks[l].name, index=l, queued=not holds,
-                   cycle=(w, h) in on_cycle)
+        # A cpu interrupted by its handler waits for the handler to return, not for a lock.
+        irq = bool(prog.irq_var) and interrupter(prog, state, w) == h
+        g.add_edge(names[w], names[h], lock=prog.locks[l].name, index=l, queued=not holds and not irq,
+                   cycle=(w, h) in on_cycle, interrupted=irq)
     return g
 
 
@@ -197,7 +200,7 @@ def graph_spec(graph: nx.DiGraph, cycle=None, prog=None) -> tuple[list[NodeSpec]
     for a, b, d in graph.edges(data=True):
         on_cycle = (a, b) in marked if marked is not None else bool(d.get("cycle"))
         if wait_for:
-            lines = [f"waits for {d.get('lock', '?')}"]
+            lines = ["interrupted by"] if d.get("interrupted") else [f"waits for {d.get('lock', '?')}"]
             if d.get("queued"):
                 lines.append("(queued ahead)")
             color = lock_style(d["index"])["color"] if "index" in d else "fg"

@@ -316,7 +316,9 @@ def graph_text(graph, cycle=None) -> str:
     edges = list(graph.edges(data=True))
     for a, b, d in edges:
         on_cycle = (a, b) in marked if cycle else bool(d.get("cycle"))
-        if "lock" in d:
+        if d.get("interrupted"):
+            line = f"{a} --interrupted by--> {b}"
+        elif "lock" in d:
             line = f"{a} --waits for {d['lock']}--> {b}"
             if d.get("queued"):
                 line += " (queued ahead)"
