@@ -275,7 +275,8 @@ def _lockdep_warns(case_id: str, variant: str) -> bool:
 
 # --- fixes ----------------------------------------------------------------------
 
-_LOCK_LINE = re.compile(r"^(?P<op>[a-z_]+)\s*\(\s*&?\s*(?P<name>[^)]+?)\s*\)\s*;?\s*(/\*.*\*/|//.*)?$")
+_LOCK_LINE = re.compile(r"^(?P<op>[a-z_]+)\s*\(\s*&?\s*(?P<name>[^,)]+?)\s*(,\s*(?P<flags>[A-Za-z_]\w*)\s*)?\)"
+                        r"\s*;?\s*(/\*.*\*/|//.*)?$")
 _LABEL_LINE = re.compile(r"^(?P<name>[A-Za-z_]\w*):\s*$")
 
 
@@ -353,7 +354,12 @@ def parse_fix(prog: Program, function: str, text: str) -> list[Op]:
             want = (ACQUIRE_OPS.get(m["op"]) or RELEASE_OPS[m["op"]])[0]
             if lock.kind != want:
                 raise LabError(f"{here}: {m['op']}() takes a {want}, but {lock.name} is a {lock.kind}")
-            ops.append(Op(m["op"], (lock.name,), line, here))
+            from .primitives import OPS
+            two = len(OPS[m["op"]].operands) == 2          # spin_lock_irqsave(&l, flags)
+            if two != bool(m["flags"]):
+                form = f"{m['op']}(&{lock.name}, flags);" if two else f"{m['op']}(&{lock.name});"
+                raise LabError(f"{here}: write it as {form}")
+            ops.append(Op(m["op"], (lock.name, m["flags"]) if two else (lock.name,), line, here))
             continue
         raise LabError(f"{here}: {line!r} is neither a line of {function}() nor a lock call such as "
                        f"{_example_lock_line(prog)}; move lines, and add or drop lock calls only")
@@ -403,6 +409,14 @@ def _obligations(prog: Program, ex: Exercise) -> str | None:
             if th.status == DONE and th.held:
                 held = ", ".join(prog.locks[l].name for l, _ in th.held)
                 return f"{prog.cpu_names[i]} finishes still holding {held}"
+        from .model import irq_var_name
+        for name, _ in prog.vars:
+            for c in prog.cpu_names:
+                if name == irq_var_name(c):
+                    irq = fin.vars[prog.var_index[name]]
+                    if not irq.on or irq.bh:
+                        return (f"{c} finishes with {'interrupts' if not irq.on else 'bottom halves'} still off "
+                                f"(an irqsave needs its irqrestore, an _irq lock its _irq unlock)")
     return None
 
 
@@ -440,6 +454,9 @@ def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
         got = Check(False, f"{head}: {f.kind} — {f.message}\nshortest schedule: {f.schedule}",
                     "keep this result (r = lab.check(...)) and look at your version: lab.timeline(r.case, "
                     "\"yours\") draws that schedule, lab.stepper(r.case, \"yours\") lets you step it." if new else
+                    "the interrupt arrives on the very cpu that holds the lock its handler wants, so that cpu "
+                    "cannot go on to release it. While the task holds that lock, can the interrupt be kept "
+                    "from arriving?" if f.kind == "deadlock" and "interrupted by" in f.message else
                     "a cpu waits for a lock it already holds: what does it call, or which release does its "
                     "put run, while it holds that lock? Let go of the lock first, or do that work later."
                     if f.kind == "deadlock" and _self_deadlock(f) else
@@ -452,7 +469,7 @@ def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
     broken = _obligations(prog, ex)
     if broken:
         return Check(False, f"no deadlock or WARN any more, but {broken}.",
-                     "a fix must keep protecting what the lock protected.")
+                     "a fix must leave the cpu as it found it, and keep protecting what the lock protected.")
     return Check(True, f"the explorer tried all {r.states} states of your version: no deadlock, use after free "
                        f"or WARN, and the function still protects what it must.")
 

@@ -193,3 +193,21 @@ def test_a_new_bug_in_a_fix_can_be_looked_at():
 def test_verdict_hint_fits_a_clean_variant_lockdep_is_silent_on():
     got = lab.check_verdict("abba", "after", "deadlock")
     assert not got.ok and "lockdep is silent too" in got.hint
+
+
+IRQSAVE_FIX = ("spin_lock_irqsave(&dev->lock, flags);\ncopy = dev->stats;\n"
+               "spin_unlock_irqrestore(&dev->lock, flags);\nreturn sprintf(buf, copy);")
+
+
+def test_an_irqsave_fix_is_written_with_its_flags_and_judged():
+    assert lab.check_fix("irq_lock", "before", "stats_show", IRQSAVE_FIX).ok
+    got = lab.check_fix("irq_lock", "before", "stats_show", IRQSAVE_FIX.replace(", flags)", ")", 1))
+    assert not got.ok and "write it as spin_lock_irqsave(&dev->lock, flags);" in got.message
+    got = lab.check_fix("irq_lock", "before", "stats_show", lab.fix_template("irq_lock", "before", "stats_show"))
+    assert not got.ok and "interrupt" in got.hint
+
+
+def test_a_fix_that_leaves_interrupts_off_is_caught():
+    got = lab.check_fix("irq_lock", "before", "stats_show",
+                        IRQSAVE_FIX.replace("spin_unlock_irqrestore(&dev->lock, flags)", "spin_unlock(&dev->lock)"))
+    assert not got.ok and "interrupts still off" in got.message
