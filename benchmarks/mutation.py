@@ -92,15 +92,18 @@ def apply_mutation(source: str, index: int) -> tuple[str, int, str]:
     return ast.unparse(tree), line, desc
 
 
-def run_tests(pkg_parent: Path, timeout: float) -> bool:
-    """True when the fast tests pass against the package under ``pkg_parent``."""
-    env = dict(os.environ, PYTHONPATH=str(pkg_parent), MPLBACKEND="Agg",
-               HYPOTHESIS_PROFILE="default")
-    tests = [t for t in TESTS if (ROOT / t).exists()]
+def run_tests(copy: Path, timeout: float) -> bool:
+    """True when the fast tests pass in ``copy``, a copy of the tree.
+
+    The tests run *inside* the copy: ``python -m`` puts the working directory
+    first on ``sys.path``, so running them from the real tree would import the
+    real, unmutated package (and every mutant would "survive")."""
+    env = dict(os.environ, PYTHONPATH=str(copy), MPLBACKEND="Agg", HYPOTHESIS_PROFILE="default")
+    tests = [t for t in TESTS if (copy / t).exists()]
     cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-m", "not browser and not notebooks",
            *tests]
     try:
-        r = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        r = subprocess.run(cmd, cwd=copy, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                            timeout=timeout)
     except subprocess.TimeoutExpired:
         return False
@@ -122,7 +125,16 @@ def main(argv=None) -> int:
     chosen.sort()
     with tempfile.TemporaryDirectory() as tmp:
         parent = Path(tmp)
-        shutil.copytree(ROOT / "labkit", parent / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
+        for d in ("labkit", "tests", "data"):
+            shutil.copytree(ROOT / d, parent / d, ignore=shutil.ignore_patterns("__pycache__", ".hypothesis"))
+        for f in ("pyproject.toml", "README.md"):
+            shutil.copy(ROOT / f, parent / f)
+        # The copy must be what the tests import: check it, then trust the counts.
+        probe = subprocess.run([sys.executable, "-c", "import labkit; print(labkit.__file__)"], cwd=parent,
+                               env=dict(os.environ, PYTHONPATH=str(parent)), capture_output=True, text=True)
+        if not probe.stdout.strip().startswith(str(parent)):
+            print(f"the tests would import {probe.stdout.strip()!r}, not the copy: stopping", file=sys.stderr)
+            return 2
         t0 = time.perf_counter()
         if not run_tests(parent, args.timeout * 3):
             print("the fast tests fail on the unmutated copy: fix them first", file=sys.stderr)
