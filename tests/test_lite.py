@@ -35,6 +35,9 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run", "--disable-quic"]
+#: A name for 127.0.0.1 in this browser only: a site on a LAN address over plain http. Browsers allow
+#: service workers only on https and localhost, so there JupyterLite cannot give the kernel the site's files.
+LAN = "lab.test"
 KERNEL_START = 240_000    # ms: Pyodide + IPython + labkit on a loaded 2-core machine (about 12 s when idle)
 RUN_ALL = 900_000         # ms: a whole notebook
 
@@ -82,8 +85,9 @@ sc = lab.from_splat(S + "mm_iommu.txt")
 for m in ("explore", "bug", "stepper", "compare", "source"):
     t(f"from_splat().{m}", getattr(sc, m))
 untried = sorted(set(lab.__all__) - {"View"} - tried)
+import os
 print(f"lab calls: {len(tried)} tried; failures: {fails}; untried: {untried}; "
-      f"matplotlib loaded: {'matplotlib' in sys.modules}")
+      f"matplotlib loaded: {'matplotlib' in sys.modules}; cwd: {os.getcwd()}")
 """
 
 
@@ -168,10 +172,11 @@ def site():
 
 @pytest.fixture(scope="module")
 def server(site):
+    """The site on a free port of 127.0.0.1; yields the port."""
     from labkit.lite import make_server
     srv = make_server(site)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}/"
+    yield srv.server_address[1]
     srv.shutdown()
     srv.server_close()
 
@@ -180,28 +185,26 @@ def server(site):
 def browser(chromium_path):
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        b = p.chromium.launch(executable_path=chromium_path, args=ARGS + [f"--host-resolver-rules=MAP {LAN} 127.0.0.1"])
         yield b
         b.close()
 
 
-@pytest.fixture
-def guarded(browser, server):
-    """A fresh context (no storage, no service worker yet) where only the site may be reached."""
+def _guarded(browser, base):
+    """A fresh context (no storage, no service worker yet) where only ``base`` may be reached."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     seen = {"served": [], "refused": []}
 
     def handle(route):
         url = route.request.url
-        if url.startswith(server):
+        if url.startswith(base):
             seen["served"].append(url)
             route.continue_()
         else:
             seen["refused"].append(url)
             route.abort()
     context.route("**/*", handle)
-    yield context, seen
-    context.close()
+    return context, seen
 
 
 def _kernel_idle(page, timeout=KERNEL_START):
@@ -235,12 +238,12 @@ def _run_all(page, n_code: int) -> float:
 
 
 def _run_typed(page, line: str) -> None:
-    """A new cell at the end of the notebook, one line typed into it and run (Shift+Enter)."""
+    """A new cell at the end of the notebook, one line put into it and run (Shift+Enter)."""
     page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Cell").last.click()
     page.keyboard.press("Escape")
     page.keyboard.press("b")
     page.keyboard.press("Enter")
-    page.keyboard.type(line)
+    page.keyboard.insert_text(line)
     page.keyboard.press("Shift+Enter")
 
 
@@ -249,24 +252,40 @@ def _code_cells(name: str) -> int:
     return sum(c["cell_type"] == "code" for c in nb["cells"])
 
 
+def _open(context, url, errors):
+    page = context.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.set_default_timeout(60_000)
+    t0 = time.monotonic()
+    page.goto(url)
+    _kernel_idle(page)
+    return page, time.monotonic() - t0
+
+
+def _every_call(page, expect) -> str:
+    """Run EVERY_CALL in the page's kernel; returns its line."""
+    _run_typed(page, "import base64; exec(base64.b64decode('%s').decode())"
+               % base64.b64encode(EVERY_CALL.encode()).decode())
+    out = page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(has_text="lab calls: ")
+    expect(out).to_contain_text("failures: []; untried: []; matplotlib loaded: False", timeout=120_000)
+    return out.inner_text()
+
+
 @pytest.mark.browser
-def test_primer_in_lite(guarded, server, site, artifacts_dir):
+def test_primer_in_lite(browser, server, artifacts_dir):
     from playwright.sync_api import expect
 
     from labkit import lab
-    context, seen = guarded
-    page = context.new_page()
+    base = f"http://127.0.0.1:{server}/"
+    context, seen = _guarded(browser, base)
     errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_default_timeout(60_000)
+    page = None
     try:
-        t0 = time.monotonic()
-        page.goto(server)                                       # the site opens on the primer by itself
-        expect(page).to_have_url(re.compile(r"lab/index\.html\?path=notebooks/00_primer\.ipynb"))
-        _kernel_idle(page)
-        ready = time.monotonic() - t0
+        page, ready = _open(context, base, errors)              # the site opens on the primer by itself
+        expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_have_text("00_primer.ipynb")
         took = _run_all(page, _code_cells("00_primer"))
         assert not _problems(page), _problems(page)
+        page.screenshot(path=str(artifacts_dir / "lite_primer.png"))
         # The pictures, drawn as SVG in the browser's Python: a timeline and a lock-order graph.
         for call, shot in [('lab.timeline("abba", "before")', "lite_primer_timeline.png"),
                            ('lab.lock_order("abba", "before")', "lite_primer_lock_order.png")]:
@@ -292,16 +311,15 @@ def test_primer_in_lite(guarded, server, site, artifacts_dir):
         expect(page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(has_text="position ")).to_have_text(
             f"position {n} |{schedule}|", timeout=60_000)
 
-        # Every lab call, self-checks included, works in the browser (no matplotlib there at all).
-        _run_typed(page, "import base64; exec(base64.b64decode('%s').decode())"
-                   % base64.b64encode(EVERY_CALL.encode()).decode())
-        out = page.locator(".jp-NotebookPanel .jp-OutputArea-output").filter(has_text="lab calls: ")
-        expect(out).to_contain_text("failures: []; untried: []; matplotlib loaded: False", timeout=120_000)
+        # Every lab call, self-checks included, works in the browser (no matplotlib there at all),
+        # reading the site's own files (the kernel runs in the notebook's folder of the drive).
+        assert "cwd: /drive/notebooks" in _every_call(page, expect)
     except Exception:
-        page.screenshot(path=str(artifacts_dir / "lite_primer_failure.png"))
+        if page:
+            page.screenshot(path=str(artifacts_dir / "lite_primer_failure.png"))
         raise
     finally:
-        page.close()
+        context.close()
     print(f"lite primer: kernel idle {ready:.1f} s after page load; all cells {took:.1f} s; "
           f"{len(seen['served'])} requests served")
     assert not seen["refused"], f"the site tried to reach the network: {seen['refused']}"
@@ -311,22 +329,48 @@ def test_primer_in_lite(guarded, server, site, artifacts_dir):
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("name", _notebooks())
-def test_case_notebook_in_lite(guarded, server, name, artifacts_dir):
-    context, seen = guarded
-    page = context.new_page()
+def test_primer_over_plain_http_lan(browser, server, artifacts_dir):
+    """A lecturer's laptop serving the hall over http: no service worker, no drive; the primer still runs,
+    reports and exercises included (labkit's wheel puts data/ where "../data" points from the kernel's home)."""
+    from playwright.sync_api import expect
+    base = f"http://{LAN}:{server}/"
+    context, seen = _guarded(browser, base)
     errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page = None
     try:
-        page.goto(f"{server}lab/index.html?path=notebooks/{name}.ipynb")
-        _kernel_idle(page)
+        page, ready = _open(context, base, errors)
+        assert page.evaluate("() => !window.isSecureContext && !('serviceWorker' in navigator)")
+        took = _run_all(page, _code_cells("00_primer"))
+        assert not _problems(page), _problems(page)
+        assert "cwd: /home/pyodide" in _every_call(page, expect)
+    except Exception:
+        if page:
+            page.screenshot(path=str(artifacts_dir / "lite_primer_lan_failure.png"))
+        raise
+    finally:
+        context.close()
+    print(f"lite primer over http://{LAN}: kernel idle {ready:.1f} s; all cells {took:.1f} s")
+    assert not seen["refused"], f"the site tried to reach the network: {seen['refused']}"
+    assert not errors, errors
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("name", _notebooks())
+def test_case_notebook_in_lite(browser, server, name, artifacts_dir):
+    base = f"http://127.0.0.1:{server}/"
+    context, seen = _guarded(browser, base)
+    errors = []
+    page = None
+    try:
+        page, ready = _open(context, f"{base}lab/index.html?path=notebooks/{name}.ipynb", errors)
         took = _run_all(page, _code_cells(name))
         assert not _problems(page), _problems(page)
     except Exception:
-        page.screenshot(path=str(artifacts_dir / f"lite_{name}_failure.png"))
+        if page:
+            page.screenshot(path=str(artifacts_dir / f"lite_{name}_failure.png"))
         raise
     finally:
-        page.close()
+        context.close()
     print(f"lite {name}: all cells {took:.1f} s")
     assert not seen["refused"], f"the site tried to reach the network: {seen['refused']}"
     assert not errors, errors

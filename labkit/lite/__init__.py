@@ -250,9 +250,16 @@ def labkit_wheel(dest: Path, tag: str) -> Path:
     version = f"{_labkit_version()}+{tag}"
     dist = f"labkit-{version}.dist-info"
     files = [(f"labkit/{p.relative_to(PKG).as_posix()}", p.read_bytes()) for p in _labkit_files()]
+    data = [(rel, p.read_bytes()) for rel, p in _site_sources() if rel.startswith("data/")]
     # labkit finds an exercise's report as <checkout>/data/splats/..., the folder above labkit/
     # (exercises.ROOT); in the browser that folder is site-packages, so the reports go there too.
-    files += [(rel, p.read_bytes()) for rel, p in _site_sources() if rel.startswith("data/")]
+    files += data
+    # A notebook reads "../data/splats/...". With the browser's service worker, the kernel runs in
+    # /drive/notebooks and that is the site's own data/. Without one (a site served over plain
+    # http from another machine: browsers allow service workers only on https and localhost),
+    # the kernel stays in /home/pyodide: the wheel's data scheme (installed under sys.prefix, "/")
+    # puts the same files at /home/data, so the same relative path works there too.
+    files += [(f"labkit-{version}.data/data/home/{rel}", b) for rel, b in data]
     files.append((f"{dist}/METADATA", (
         "Metadata-Version: 2.1\nName: labkit\n"
         f"Version: {version}\nSummary: Kernel locking-bug lab (browser build)\n"
