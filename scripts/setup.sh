@@ -84,7 +84,7 @@ for pkg in "${missing[@]}"; do
     case "$pkg" in
         graphviz) say "NOTICE: graphviz 'dot' not available: lock-graph views fall back to matplotlib and dot tests are skipped (install: apt-get install graphviz)" ;;
         chromium) say "NOTICE: chromium not available: browser tests (-m browser) are skipped (install: apt-get install chromium)" ;;
-        npm) say "NOTICE: npm not available: python -m labkit site / slides cannot build and their tests are skipped (install: apt-get install npm)" ;;
+        npm) say "NOTICE: npm not available: python -m labkit site / slides / lite cannot build and their tests are skipped (install: apt-get install npm)" ;;
     esac
 done
 if [ "${#missing[@]}" = 0 ]; then

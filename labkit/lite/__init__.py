@@ -125,7 +125,8 @@ def _site_sources() -> list[tuple[str, Path]]:
             raise LiteBuildError(f"{root}: missing (the Lite site is built from a checkout with {top}/)")
         for p in sorted(root.rglob("*")):
             rel = p.relative_to(REPO)
-            if p.is_file() and not any(part.startswith(".") or part == "__pycache__" for part in rel.parts):
+            # not hidden files, nor the lesson template (_template.ipynb: for authors, not students)
+            if p.is_file() and not any(part.startswith((".", "_")) for part in rel.parts):
                 out.append((rel.as_posix(), p))
     return out
 
