@@ -1187,6 +1187,10 @@ def from_splat(path_or_text, case_id: str | None = None) -> Scenario:
         if source == "-":
             source = "<stdin>"
     splat = parse(text, source=source)
+    if splat.kind in ("bad_unlock_balance", "invalid_wait_context"):
+        # One task's own mistake (an unlock too many, a sleeping lock in atomic context):
+        # no second path and no deadlock for a scenario to interleave.
+        raise Unsupported(f"{source}: {splat.kind} report ({splat.title}) is not supported: nothing to step")
     if case_id is None:
         # Not the name of a shipped case: a generated module may sit beside them.
         case_id = _ident(Path(source).stem) + "_report" if not source.startswith("<") else "from_splat"

@@ -9,21 +9,23 @@ returns a :class:`Splat` with the facts a learner needs: what kind of bug,
 which task, which locks, the dependency chain, the unsafe scenario table and
 the locks held.
 
-Five kinds are recognised, one per lockdep print routine:
+Seven kinds are recognised, one per lockdep print routine:
 
-=================  ==============================================================
-kind               title line
-=================  ==============================================================
-circular           WARNING: possible circular locking dependency detected
-recursive          WARNING: possible recursive locking detected
-inconsistent       WARNING: inconsistent lock state
-irq_inversion      WARNING: possible irq lock inversion dependency detected
-irq_safe_unsafe    WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected
-                   (or the SOFTIRQ variant)
-=================  ==============================================================
+====================  ==============================================================
+kind                  title line
+====================  ==============================================================
+circular              WARNING: possible circular locking dependency detected
+recursive             WARNING: possible recursive locking detected
+inconsistent          WARNING: inconsistent lock state
+irq_inversion         WARNING: possible irq lock inversion dependency detected
+irq_safe_unsafe       WARNING: HARDIRQ-safe -> HARDIRQ-unsafe lock order detected
+                      (or the SOFTIRQ variant, or the -READ forms)
+bad_unlock_balance    WARNING: bad unlock balance detected!
+invalid_wait_context  [ BUG: Invalid wait context ]
+====================  ==============================================================
 
-Old kernels wrote ``[ INFO: <title> ]`` instead of ``WARNING: <title>``; both
-are accepted. Logs that escape control characters are read back: rsyslog
+Old kernels wrote ``[ INFO: <title> ]`` or ``[ BUG: <title> ]`` instead of
+``WARNING: <title>``; all are accepted. Logs that escape control characters are read back: rsyslog
 writes the newline inside a kernel record as ``#012`` (a tab as ``#011``),
 ``/dev/kmsg`` writes ``\\x0a``; colour codes, NULs and undecodable bytes are
 dropped. A lock-class name the kernel printed in pieces on two lines is
@@ -65,7 +67,8 @@ from .errors import LabError
 
 __all__ = ["SplatError", "Splat", "KINDS", "MAX_BYTES", "parse", "parse_all", "parse_file", "read_report"]
 
-KINDS = ("circular", "recursive", "inconsistent", "irq_inversion", "irq_safe_unsafe")
+KINDS = ("circular", "recursive", "inconsistent", "irq_inversion", "irq_safe_unsafe",
+         "bad_unlock_balance", "invalid_wait_context")
 
 #: The most a file (or stdin) may hold: 64 MiB, twice the largest kernel log
 #: buffer (``CONFIG_LOG_BUF_SHIFT`` tops out at 32 MiB).
@@ -100,9 +103,10 @@ class Splat:
         The task as printed, ``comm/pid`` (e.g. ``"CPU 0/KVM/1173"``), without
         the ``[HC0[0]:SC0[0]:HE1:SE1]`` irq-state block some kinds add.
     acquiring_lock : str or None
-        Lock class the task was acquiring (``is trying to acquire``), or for
-        *inconsistent* the lock it ``takes``, for *irq_inversion* the lock that
-        ``just changed the state``.
+        Lock class the task was acquiring (``is trying to acquire``, *invalid_wait_context*:
+        ``is trying to lock``), or for *inconsistent* the lock it ``takes``, for
+        *irq_inversion* the lock that ``just changed the state``, for
+        *bad_unlock_balance* the lock it ``is trying to release``.
     held_lock : str or None
         Lock class the task already holds (``but task is already holding
         lock:`` / ``and this task is already holding:``); ``None`` for kinds
@@ -132,11 +136,12 @@ class Splat:
         softirq before, and now with softirqs enabled).
     irq_class : str or None
         ``"HARDIRQ"`` or ``"SOFTIRQ"`` (``"RECLAIM_FS"`` on old kernels) for
-        the three irq kinds: which interrupt the report is about.
+        the three irq kinds: which interrupt the report is about (also when
+        the report names its read form, ``HARDIRQ-READ-unsafe``).
     other_lock : str or None
         *irq_inversion* only: the other lock it names (``but this lock took
         another, …-unsafe lock in the past:`` / ``but this lock was taken by
-        another, …-safe lock in the past:``).
+        another, …-safe lock in the past:``; ``…`` may be ``SOFTIRQ-READ``).
     safe_lock, unsafe_lock : str or None
         *irq_inversion* and *irq_safe_unsafe*: the irq-safe lock (taken in
         interrupt context) and the irq-unsafe one (taken with that interrupt
@@ -144,6 +149,18 @@ class Splat:
         locks of ``but this new dependency connects a …-irq-safe lock:`` and
         ``to a …-irq-unsafe lock:``; for *irq_inversion* one of them is
         ``acquiring_lock`` and the other ``other_lock``.
+    wait_type : str or None
+        *invalid_wait_context* only: the wait type of the lock being taken, as
+        printed after its usage, ``"{3:3}"`` (``{outer:inner}``; a sleeping lock
+        prints the highest numbers, a raw spinlock ``{2:2}``).
+    context_wait_type : str or None
+        *invalid_wait_context* only: what the task's context allows, from
+        ``context-{5:5}`` (``"{5:5}"``: a task; less in an interrupt). Old
+        kernels did not print it.
+    held_wait_types : tuple of (str or None)
+        *invalid_wait_context* only: the wait type of each held lock, one per
+        ``locks_held`` entry (``None`` where the line shows none). The
+        strictest of them and the context is what the lock broke.
     """
 
     kind: str
@@ -163,6 +180,9 @@ class Splat:
     other_lock: str | None = None
     safe_lock: str | None = None
     unsafe_lock: str | None = None
+    wait_type: str | None = None
+    context_wait_type: str | None = None
+    held_wait_types: tuple[str | None, ...] = ()
 
     def to_json(self) -> dict:
         """Plain JSON-able dict (lists, not tuples); chain stacks are left out.
@@ -188,6 +208,9 @@ class Splat:
             "other_lock": self.other_lock,
             "safe_lock": self.safe_lock,
             "unsafe_lock": self.unsafe_lock,
+            "wait_type": self.wait_type,
+            "context_wait_type": self.context_wait_type,
+            "held_wait_types": list(self.held_wait_types),
         }
 
 
@@ -224,7 +247,8 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]{0,32}[ -/]{0,4}[@-~]")
 _NOISE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff\ufffd\ufffe\uffff]+")
 
 _BREAK = re.compile(r"\r\n?|\n")
-_TAG = re.compile(r"WARNING:|\[ INFO:")
+_TAG = re.compile(r"WARNING:|\[ INFO:|\[ BUG:")
+_TAGS = ("WARNING:", "[ INFO:", "[ BUG:")
 _LEAD = re.compile(r"[ \t\xa0]{0,8}")
 _HEX = re.compile(r"(?:0x)?[0-9a-f]{8,16}")
 _HELD_INDEX = re.compile(r"#(\d{1,9}):\s?")
@@ -238,21 +262,30 @@ _IRQ_STATE = re.compile(r"\[HC\d{1,3}\[\d{1,6}\]:SC\d{1,3}\[\d{1,6}\]:HE\d:SE\d\
 _SRC_LINE = re.compile(r"[\w./+-]{1,300}\.\w{1,8}:\d{1,7}")
 _TRANSITION = re.compile(r"inconsistent \{([^{}\s]{1,40})\} -> \{([^{}\s]{1,40})\} usage\.?")
 _IRQ_NAME = re.compile(r"(HARDIRQ|SOFTIRQ|RECLAIM_FS)", re.IGNORECASE)
-_OTHER = re.compile(r"but this lock (took|was taken by) another, ([A-Za-z_]{1,20})-(?:un)?safe lock in the past:")
-_SAFE = re.compile(r"but this new dependency connects a ([A-Za-z_]{1,20})-irq-safe lock:")
-_UNSAFE = re.compile(r"to a ([A-Za-z_]{1,20})-irq-unsafe lock:")
+# The irq lines name a state, or its read form when the usage that conflicts
+# was a read (lockdep's state_name(): "HARDIRQ-READ"); either way the class
+# is the word before it.
+_OTHER = re.compile(r"but this lock (took|was taken by) another, ([A-Za-z_]{1,20})(?:-READ)?-(?:un)?safe lock"
+                    r" in the past:")
+_SAFE = re.compile(r"but this new dependency connects a ([A-Za-z_]{1,20})(?:-READ)?-irq-safe lock:")
+_UNSAFE = re.compile(r"to a ([A-Za-z_]{1,20})(?:-READ)?-irq-unsafe lock:")
+_CONTEXT = re.compile(r"context-(\{\d{1,3}:\d{1,3}\})")
+_WAIT_TYPE = re.compile(r"-(\{\d{1,3}:\d{1,3}\})")
+_RELEASE = " is trying to release lock ("
 # Marker lines with a variable word, for re-joining mail-client wraps.
 _VAR_MARKERS = (_TRANSITION, _OTHER, _SAFE, _UNSAFE,
-                re.compile(r"\.\.\. which became [A-Za-z_]{1,20}-irq-(?:un)?safe at:"))
+                re.compile(r"\.\.\. which became [A-Za-z_]{1,20}(?:-READ)?-irq-(?:un)?safe at:"))
 
 _TITLES = {
     "possible circular locking dependency detected": "circular",
     "possible recursive locking detected": "recursive",
     "inconsistent lock state": "inconsistent",
     "possible irq lock inversion dependency detected": "irq_inversion",
+    "bad unlock balance detected!": "bad_unlock_balance",
+    "Invalid wait context": "invalid_wait_context",
 }
 _TASK_SUFFIXES = (" is trying to acquire lock:", " is trying to acquire:", " takes:",
-                  " just changed the state of lock:")
+                  " just changed the state of lock:", " is trying to lock:")
 _MARKERS = (
     "but task is already holding lock:", "and this task is already holding:",
     "which lock already depends on the new lock.", "the existing dependency chain (in reverse order) is:",
@@ -260,6 +293,7 @@ _MARKERS = (
     "Possible interrupt unsafe locking scenario:", "stack backtrace:",
     "which would create a new lock dependency:", "May be due to missing lock nesting notation",
     "and interrupts could create inverse lock ordering between them.",
+    "but there are no more locks to release!",
 )
 
 # Bounds that keep any input cheap: a physical line is looked at up to
@@ -324,8 +358,9 @@ def _normalise(raw: str) -> tuple[str, bool]:
 def _title_of(text: str) -> tuple[str, str] | None:
     """``(kind, title)`` if *text* (after the WARNING: tag) is a known title."""
     title = " ".join(text.split())
-    if title.startswith("[ INFO:"):
-        title = title[len("[ INFO:"):].strip()
+    for tag in ("[ INFO:", "[ BUG:"):
+        if title.startswith(tag):
+            title = title[len(tag):].strip()
     if title.endswith("]"):
         title = title[:-1].rstrip()
     kind = _TITLES.get(title)
@@ -344,7 +379,7 @@ def _find_title(content: str, nxt: str | None, nxt2: str | None = None) -> tuple
     carry it too), *wrapped* says on how many following lines (0, 1 or 2: a
     narrow mail client) the title goes on.
     """
-    for tag in ("WARNING:", "[ INFO:"):
+    for tag in _TAGS:
         i = content.find(tag)
         if i < 0:
             continue
@@ -424,8 +459,37 @@ def _frame_tail(s: str) -> bool:
             or bool(_HEX.fullmatch(s)))
 
 
+def _released(s: str) -> tuple[str, str | None] | None:
+    """``(comm/pid, class)`` of a bad unlock's task line, or None.
+
+    ``comm/pid is trying to release lock (class) at:`` (the class may hold
+    parentheses; a mail client or an unprefixed paste may have put the
+    ``[<addr>] function`` line after it).
+    """
+    i = s.find(_RELEASE)
+    if i <= 0:
+        return None
+    rest = s[i + len(_RELEASE):]
+    end = rest.find(") at:")
+    if end < 0:
+        end = len(rest) - 1 if rest.endswith(")") else -1
+    return s[:i].rstrip(), (rest[:end] or None) if end >= 0 else None
+
+
+def _wait_type(s: str) -> str | None:
+    """``{n:n}`` printed after a lock line's usage, ``(class){....}-{3:3}``."""
+    m = _HELD_INDEX.match(s)
+    at = s.find("){", m.end() if m else 0)
+    close = s.find("}", at + 2) if at >= 0 else -1
+    m = _WAIT_TYPE.match(s, close + 1) if close >= 0 else None
+    return m.group(1) if m else None
+
+
 def _task_of(s: str) -> str | None:
     """``comm/pid`` of a task line, or None."""
+    got = _released(s)
+    if got is not None:
+        return got[0] or None
     for suffix in _TASK_SUFFIXES:
         if s.endswith(suffix):
             comm = s[: -len(suffix)].rstrip()
@@ -697,6 +761,16 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int, bool]]) -> 
         return None
 
     acquiring = lock_after(task_at)
+    wait_type = context = None
+    held_waits: list[str | None] = []
+    if kind == "bad_unlock_balance":
+        got = _released(strip[task_at])
+        acquiring = got[1] if got else None
+    elif kind == "invalid_wait_context" and acquiring is not None:
+        for k in range(task_at + 1, n):
+            if strip[k]:
+                wait_type = _wait_type(strip[k])
+                break
     held = None
     other = safe = unsafe = None
     irq_class = _irq_word(transition) if kind == "inconsistent" else None
@@ -733,6 +807,7 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int, bool]]) -> 
                 idx = m.group(1)
                 if cls is not None and idx != last_index:
                     held_list.append(cls)
+                    held_waits.append(_wait_type(s))
                     last_index = idx
             elif not _frame_tail(s) and _FUNC.fullmatch(s.split("+0x", 1)[0]) is None:
                 break
@@ -769,6 +844,8 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int, bool]]) -> 
             section = None
             after_table = True
             continue
+        elif info and kind == "invalid_wait_context" and context is None and _CONTEXT.fullmatch(s):
+            context = _CONTEXT.fullmatch(s).group(1)
         elif count is None and info and _HELD_COUNT.match(s) and s.endswith(":"):
             count = int(_HELD_COUNT.match(s).group(1))
             section = "held"
@@ -804,7 +881,9 @@ def _parse_report(kind: str, title: str, lines: list[tuple[str, int, bool]]) -> 
         held_lock=held, chain=tuple(chain), chain_stacks=tuple(tuple(s) for s in stacks),
         chain_exists_of=exists, scenario=scenario, locks_held_count=count,
         locks_held=tuple(held_list), kernel=kernel, usage_transition=transition,
-        irq_class=irq_class, other_lock=other, safe_lock=safe, unsafe_lock=unsafe)
+        irq_class=irq_class, other_lock=other, safe_lock=safe, unsafe_lock=unsafe,
+        **({"wait_type": wait_type, "context_wait_type": context, "held_wait_types": tuple(held_waits)}
+           if kind == "invalid_wait_context" else {}))
 
 
 def _read_scenario(lines: list[tuple[str, int, bool]], strip: list[str], j: int) -> tuple[int, tuple]:
@@ -837,6 +916,10 @@ def _read_scenario(lines: list[tuple[str, int, bool]], strip: list[str], j: int)
 
 
 # --- finding reports in a text ------------------------------------------------
+
+def _has_tag(line: str) -> bool:
+    return "WARNING:" in line or "[ INFO:" in line or "[ BUG:" in line
+
 
 def _count_breaks(text: str, a: int, b: int) -> int:
     """Line breaks in ``text[a:b]`` (``\\r\\n``, ``\\r`` and ``\\n`` each count once)."""
@@ -885,17 +968,18 @@ class _Lines:
         """Drop lines up to the next one holding a title tag; False at the end."""
         while True:
             while self.buf:
-                if "WARNING:" in self.buf[0][0] or "[ INFO:" in self.buf[0][0]:
+                if _has_tag(self.buf[0][0]):
                     return True
                 self.buf.popleft()
             text, pos = self.text, self.pos
             if pos >= len(text):
                 return False
             m = _TAG.search(text, pos)
-            # Every title says "lock": a tag without it close behind (a plain
-            # "WARNING: CPU: 0 PID: 1 at ...", a log of nothing but tags) is
-            # passed over here, without decoding its line.
-            while m is not None and text.find("lock", m.end(), m.end() + 200) < 0:
+            # Every title says "lock" or "wait context": a tag without either
+            # close behind (a plain "WARNING: CPU: 0 PID: 1 at ...", a log of
+            # nothing but tags) is passed over here, without decoding its line.
+            while m is not None and text.find("lock", m.end(), m.end() + 200) < 0 \
+                    and text.find("wait context", m.end(), m.end() + 40) < 0:
                 m = _TAG.search(text, m.end())
             if m is None:
                 self.pos = len(text) + 1
@@ -925,7 +1009,7 @@ def _collect(cur: _Lines, first: tuple, wrapped: int) -> list[tuple[str, bool, i
         if p is None:
             break
         c = p[0]
-        if ("WARNING:" in c or "[ INFO:" in c):
+        if _has_tag(c):
             q = cur.peek(1)
             if _find_title(c, q[0] if q else None):
                 break

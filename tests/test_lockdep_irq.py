@@ -230,7 +230,6 @@ def test_new_reports_parse_back_to_identical_facts():
     assert min(seen.values()) >= 10, seen
 
 
-@pytest.mark.xfail(reason="labkit/splat.py does not read the -READ forms of the irq lines yet", strict=False)
 def test_read_form_reports_parse_back_too():
     reads = [(n, r) for n, r in _IRQ_REPORTS if _read_form(r)]
     assert reads

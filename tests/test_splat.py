@@ -250,9 +250,85 @@ EXPECTED["shm_xfs_syslog_escaped_wrapped.txt"] = {
     "kernel": "4.2.0-0.rc3.git0.1.fc24.x86_64+debug #1 Tainted: G W",
 }
 
+EXPECTED["leds_libata_hardirq_read_irq_inversion.txt"] = {
+    # "HARDIRQ-READ-unsafe": the read form of the irq lines (5.10-rc2).
+    "kind": "irq_inversion",
+    "title": "possible irq lock inversion dependency detected",
+    "task_comm": "swapper/3/0",
+    "acquiring_lock": "&host->lock",
+    "held_lock": None,
+    "chain": [],
+    "chain_exists_of": [],
+    "scenario": [["CPU0", "lock(&trig->leddev_list_lock)"], ["CPU1", "local_irq_disable()"],
+                 ["CPU1", "lock(&host->lock)"], ["CPU1", "lock(&trig->leddev_list_lock)"],
+                 ["CPU0", "<Interrupt>"], ["CPU0", "lock(&host->lock)"]],
+    "locks_held_count": 0,
+    "locks_held": [],
+    "kernel": "5.10.0-rc2+ #25 Not tainted",
+}
+EXPECTED["snd_pcm_syzbot_softirq_read_irq_inversion.txt"] = {
+    "kind": "irq_inversion",
+    "title": "possible irq lock inversion dependency detected",
+    "task_comm": "swapper/0/0",
+    "acquiring_lock": "&group->lock",
+    "held_lock": None,
+    "chain": [],
+    "chain_exists_of": [],
+    "scenario": [["CPU0", "lock(&card->ctl_files_rwlock)"], ["CPU1", "local_irq_disable()"],
+                 ["CPU1", "lock(&group->lock)"], ["CPU1", "lock(&card->ctl_files_rwlock)"],
+                 ["CPU0", "<Interrupt>"], ["CPU0", "lock(&group->lock)"]],
+    "locks_held_count": 1,
+    "locks_held": ["(&dpcm->timer)"],
+    "kernel": "5.9.0-syzkaller #0 Not tainted",
+}
+EXPECTED["xfrm_syzbot_softirq_read_safe_unsafe.txt"] = {
+    "kind": "irq_safe_unsafe",
+    "title": "SOFTIRQ-READ-safe -> SOFTIRQ-READ-unsafe lock order detected",
+    "task_comm": "kworker/0:17/14303",
+    "acquiring_lock": "&s->seqcount#11",
+    "held_lock": "&s->seqcount#12",
+    "chain": [],
+    "chain_exists_of": [],
+    "scenario": [["CPU0", "lock(&s->seqcount#11)"], ["CPU1", "local_irq_disable()"],
+                 ["CPU1", "lock(&s->seqcount#12)"], ["CPU1", "lock(&s->seqcount#11)"],
+                 ["CPU0", "<Interrupt>"], ["CPU0", "lock(&s->seqcount#12)"]],
+    "locks_held_count": 5,
+    "locks_held": ["(wq_completion)events", "(work_completion)(&net->xfrm.policy_hthresh.work)",
+                   "hash_resize_mutex", "&net->xfrm.xfrm_policy_lock", "&s->seqcount#12"],
+    "kernel": "5.9.0-rc5-next-20200915-syzkaller #0 Not tainted",
+}
+EXPECTED["mremap_syzbot_bad_unlock.txt"] = {
+    "kind": "bad_unlock_balance",
+    "title": "bad unlock balance detected!",
+    "task_comm": "syz-executor359/6969",
+    "acquiring_lock": "&mapping->i_mmap_rwsem",   # the lock it tried to release
+    "held_lock": None,
+    "chain": [],
+    "chain_exists_of": [],
+    "scenario": [],
+    "locks_held_count": 1,
+    "locks_held": ["&mm->mmap_lock"],              # "#0:" four times, once per inlined frame
+    "kernel": "6.16.0-rc2-next-20250616-syzkaller #0 Not tainted",
+}
+EXPECTED["io_uring_invalid_wait_context.txt"] = {
+    "kind": "invalid_wait_context",
+    "title": "Invalid wait context",
+    "task_comm": "kworker/u32:0/68094",
+    "acquiring_lock": "&ctx->wqh#2",
+    "held_lock": None,
+    "chain": [],
+    "chain_exists_of": [],
+    "scenario": [],
+    "locks_held_count": 6,
+    "locks_held": ["(wq_completion)iou_exit", "(work_completion)(&ctx->exit_work)", "&ctx->completion_lock",
+                   "&ctx->timeout_lock", "rcu_read_lock", "rcu_read_lock"],
+    "kernel": "6.13.0-rc4-00080-g9828a4c0901f #29 Not tainted",
+}
+
 # The per-kind facts (None where a kind has no such fact, or the report was
 # cut before it).
-KIND_FACTS = ("usage_transition", "irq_class", "other_lock", "safe_lock", "unsafe_lock")
+KIND_FACTS = ("usage_transition", "irq_class", "other_lock", "safe_lock", "unsafe_lock", "wait_type",
+              "context_wait_type")
 FACTS = {
     "mt76_inconsistent.txt": {"usage_transition": "{IN-SOFTIRQ-W} -> {SOFTIRQ-ON-W}", "irq_class": "SOFTIRQ"},
     # "css_set_lock ... took another, SOFTIRQ-unsafe lock in the past: (&sighand->siglock)"
@@ -265,9 +341,25 @@ FACTS = {
                                               "unsafe_lock": "&f->f_owner.lock"},
     # Cut by its author before "to a SOFTIRQ-irq-unsafe lock:".
     "iwlwifi_softirq_safe_unsafe.txt": {"irq_class": "SOFTIRQ", "safe_lock": "&sta->rate_ctrl_lock"},
+    # "but this lock took another, HARDIRQ-READ-unsafe lock in the past: (&trig->leddev_list_lock)"
+    "leds_libata_hardirq_read_irq_inversion.txt": {"irq_class": "HARDIRQ", "other_lock": "&trig->leddev_list_lock",
+                                                   "safe_lock": "&host->lock",
+                                                   "unsafe_lock": "&trig->leddev_list_lock"},
+    "snd_pcm_syzbot_softirq_read_irq_inversion.txt": {"irq_class": "SOFTIRQ",
+                                                      "other_lock": "&card->ctl_files_rwlock",
+                                                      "safe_lock": "&group->lock",
+                                                      "unsafe_lock": "&card->ctl_files_rwlock"},
+    # "connects a SOFTIRQ-READ-irq-safe lock:" ... "to a SOFTIRQ-READ-irq-unsafe lock:"
+    "xfrm_syzbot_softirq_read_safe_unsafe.txt": {"irq_class": "SOFTIRQ", "safe_lock": "&s->seqcount#12",
+                                                 "unsafe_lock": "&s->seqcount#11"},
+    # A spinlock_t ({3:3} with CONFIG_PROVE_RAW_LOCK_NESTING) under the raw
+    # spinlock &ctx->timeout_lock ({2:2}); the task's own context allows {5:5}.
+    "io_uring_invalid_wait_context.txt": {"wait_type": "{3:3}", "context_wait_type": "{5:5}",
+                                          "held_wait_types": ["{0:0}", "{0:0}", "{3:3}", "{2:2}", "{1:3}", "{1:3}"]},
 }
 for _name, _exp in EXPECTED.items():
     _exp.update({k: None for k in KIND_FACTS})
+    _exp["held_wait_types"] = []
     _exp.update(FACTS.get(_name, {}))
 EXPECTED["kvm_vfio_quoted.txt"] = EXPECTED["kvm_vfio.txt"]
 
@@ -393,7 +485,8 @@ def test_to_json_keys_and_types():
     j = parse(read("kvm_vfio.txt")).to_json()
     assert list(j) == ["kind", "title", "task_comm", "acquiring_lock", "held_lock", "chain",
                        "chain_exists_of", "scenario", "locks_held_count", "locks_held", "kernel",
-                       "usage_transition", "irq_class", "other_lock", "safe_lock", "unsafe_lock"]
+                       "usage_transition", "irq_class", "other_lock", "safe_lock", "unsafe_lock",
+                       "wait_type", "context_wait_type", "held_wait_types"]
     assert all(isinstance(row, list) and len(row) == 2 for row in j["scenario"])
 
 
