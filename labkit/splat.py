@@ -24,12 +24,13 @@ bad_unlock_balance    WARNING: bad unlock balance detected!
 invalid_wait_context  [ BUG: Invalid wait context ]
 ====================  ==============================================================
 
-Old kernels wrote ``[ INFO: <title> ]`` or ``[ BUG: <title> ]`` instead of
-``WARNING: <title>``; all are accepted. Logs that escape control characters are read back: rsyslog
-writes the newline inside a kernel record as ``#012`` (a tab as ``#011``),
-``/dev/kmsg`` writes ``\\x0a``; colour codes, NULs and undecodable bytes are
-dropped. A lock-class name the kernel printed in pieces on two lines is
-joined without a blank.
+Old kernels wrote ``[ INFO: <title> ]`` (a bad unlock: ``[ BUG: <title> ]``)
+where new ones write ``WARNING: <title>``, and the wait-context report still
+writes ``[ BUG: <title> ]``; all are accepted. Logs that escape control
+characters are read back: rsyslog writes the newline inside a kernel record
+as ``#012`` (a tab as ``#011``), ``/dev/kmsg`` writes ``\\x0a``; colour codes,
+NULs and undecodable bytes are dropped. A lock-class name the kernel printed
+in pieces on two lines is joined without a blank.
 
 Any text gives either a :class:`Splat` or a :class:`SplatError`, in time and
 memory linear in the size of the text: the text is searched for report titles
@@ -155,8 +156,8 @@ class Splat:
         prints the highest numbers, a raw spinlock ``{2:2}``).
     context_wait_type : str or None
         *invalid_wait_context* only: what the task's context allows, from
-        ``context-{5:5}`` (``"{5:5}"``: a task; less in an interrupt). Old
-        kernels did not print it.
+        ``context-{5:5}`` (the highest number in a task, lower in an
+        interrupt). The first kernels with the check did not print it.
     held_wait_types : tuple of (str or None)
         *invalid_wait_context* only: the wait type of each held lock, one per
         ``locks_held`` entry (``None`` where the line shows none). The
