@@ -1304,3 +1304,8 @@ def test_model_reports_of_the_new_kinds_parse_back():
     (r,) = Lockdep().observe(replay(m.build(), "CPU0 CPU0 CPU0")).reports
     got = _round_trip(r, "double unlock")
     assert (got.kind, got.acquiring_lock, got.locks_held_count) == ("bad_unlock_balance", "&dev->lock", 0)
+
+
+def test_the_parser_reads_every_kind_the_emulator_prints():
+    from labkit.lockdep import REPORT_KINDS
+    assert set(REPORT_KINDS) == set(KINDS)
