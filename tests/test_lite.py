@@ -330,6 +330,7 @@ def test_primer_in_lite(browser, server, artifacts_dir):
     assert not seen["refused"], f"the site tried to reach the network: {seen['refused']}"
     assert any("/static/pyodide/" in u and u.endswith(".whl") for u in seen["served"]), \
         "the kernel's wheel requests did not pass the guard: the refused count proves nothing"
+    assert any("/static/pyodide/pyodide-lock.json?v=" in u for u in seen["served"]), "the lock file was not cache-busted"
     assert not errors, errors
 
 

@@ -46,7 +46,8 @@ from pathlib import Path
 
 from ..errors import LabError
 
-__all__ = ["build", "content_hash", "cache_dir", "site_size", "PRIMER"]
+__all__ = ["build", "main", "make_server", "content_hash", "cache_dir", "site_size", "labkit_wheel",
+           "write_contents_index", "LiteBuildError", "PRIMER"]
 
 HERE = Path(__file__).resolve().parent
 PKG = HERE.parent                       # labkit/
@@ -59,7 +60,7 @@ KERNEL_PACKAGES = ("micropip", "piplite", "pyodide-kernel", "ipykernel", "comm",
                    "widgetsnbextension")
 #: Kept from the npm package pyodide: the runtime; the rest (console pages, types, maps) is not served.
 PYODIDE_CORE = ("pyodide.mjs", "pyodide.asm.mjs", "pyodide.asm.wasm", "python_stdlib.zip", "package.json")
-#: A fixed date for everything the build writes (reproducible output, contents listing included).
+#: SOURCE_DATE_EPOCH for `jupyter lite build` (its own files come out the same every time).
 EPOCH = _dt.datetime(2024, 1, 1, tzinfo=_dt.timezone.utc)
 
 
@@ -337,11 +338,12 @@ def _write_pyodide(static: Path, npm_pkg: Path, wheels: list[tuple[Path, dict]])
     return sorted(names)
 
 
-def _lite_config(packages: list[str]) -> dict:
+def _lite_config(packages: list[str], tag: str) -> dict:
     kernel = {
         "pyodideUrl": "./static/pyodide/pyodide.mjs",
         "disablePyPIFallback": True,
-        "loadPyodideOptions": {"packages": packages},
+        # ?v=: a browser that kept last week's lock file in its cache would ask for last week's labkit wheel
+        "loadPyodideOptions": {"packages": packages, "lockFileURL": f"./static/pyodide/pyodide-lock.json?v={tag}"},
     }
     return {
         "jupyter-lite-schema-version": 0,
@@ -457,7 +459,7 @@ def build(out_dir, *, log=print, cache: Path | None = None) -> dict:
         wheels.append((lk, _lock_entry(lk, "labkit", lk.name.split("-")[1], LABKIT_DEPENDS, ["labkit"])))
         packages = _write_pyodide(lite_dir / "static" / "pyodide", npm_pkg, wheels)
         preload = [p for p in packages if p in KERNEL_PACKAGES or p == "labkit"]
-        (lite_dir / "jupyter-lite.json").write_text(json.dumps(_lite_config(preload), indent=2) + "\n")
+        (lite_dir / "jupyter-lite.json").write_text(json.dumps(_lite_config(preload, tag), indent=2) + "\n")
         (lite_dir / "overrides.json").write_text(json.dumps(OVERRIDES, indent=2) + "\n")
 
         _say(log, "jupyter lite build")
