@@ -288,8 +288,10 @@ def test_primer_in_lite(browser, server, artifacts_dir):
         expect(page.locator("#jp-main-dock-panel .lm-TabBar-tab.lm-mod-current")).to_have_text("00_primer.ipynb")
         took = _run_all(page, _code_cells("00_primer"))
         assert not _problems(page), _problems(page)
-        page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text='lab.code("abba", "before")').first \
-            .scroll_into_view_if_needed()
+        cell = page.locator(".jp-NotebookPanel .jp-CodeCell").filter(has_text='lab.code("abba", "before")').first
+        cell.scroll_into_view_if_needed()
+        expect(cell.locator(".jp-OutputArea-output").first).to_be_visible()
+        page.wait_for_timeout(1000)      # JupyterLab paints the cells around it after the scroll
         page.screenshot(path=str(artifacts_dir / "lite_primer.png"))
         # The pictures, drawn as SVG in the browser's Python: a timeline and a lock-order graph.
         for call, shot in [('lab.timeline("abba", "before")', "lite_primer_timeline.png"),
