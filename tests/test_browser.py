@@ -31,8 +31,7 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+from browserkit import ARGS, LOCAL, guard, page_with_errors  # noqa: E402 - tests/ is on sys.path
 DEADLOCK = "CPU0 CPU0 CPU0 CPU0 CPU1 CPU1 CPU1 CPU0 CPU1 CPU1 CPU1 CPU1"
 CYCLE = "CPU0 → mem_list_mutex → CPU1 → mmap_sem → CPU0"
 THEME_WAIT = 120_000    # ms: a theme switch waits for the theme, never for a fixed time
@@ -114,19 +113,7 @@ def lab(tmp_path_factory):
         log.close()
 
 
-def _guard(context, allowed):
-    """Refuse and record every request that does not satisfy ``allowed(url)``."""
-    refused = []
-
-    def handle(route):
-        url = route.request.url
-        if allowed(url):
-            route.continue_()
-        else:
-            refused.append(url)
-            route.abort()
-    context.route("**/*", handle)
-    return refused
+_guard = guard
 
 
 def _check_deadlock(st, expect):
@@ -176,11 +163,8 @@ def _contrast(page, locator) -> float:
 def test_jupyterlab_stepper(browser, lab, artifacts_dir):
     from playwright.sync_api import expect
     context = browser.new_context(viewport={"width": 1280, "height": 1900})
-    refused = _guard(context, lambda u: u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")))
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_default_timeout(30_000)
+    refused = guard(context, lambda u: u.startswith(LOCAL))
+    page, errors = page_with_errors(context, 30_000)
     try:
         page.goto(f"{lab['base']}/lab/tree/stepper.ipynb?token={lab['token']}")
         cells = page.locator(".jp-NotebookPanel .jp-Cell")

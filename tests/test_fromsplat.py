@@ -403,7 +403,7 @@ def test_the_module_docstring_describes_what_is_built():
 def test_generated_standalone_page_clicks_to_the_deadlock(chromium_path, tmp_path, artifacts_dir):
     sync_api = pytest.importorskip("playwright.sync_api")
     from playwright.sync_api import expect
-    from test_browser import ARGS
+    from browserkit import ARGS
     sc = from_splat(SPLATS / "kvm_vfio_quoted.txt")
     steps = sc.bug().split()
     path = sc.export(tmp_path / "kvm_vfio_report.html")

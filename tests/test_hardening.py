@@ -297,7 +297,7 @@ def test_hardening_hostile_page_in_a_browser(register, tmp_path, chromium_path, 
     from labkit.stepper.standalone import export_html
     register(hostile_case())
     path = export_html(CID, VID, tmp_path / "hostile.html")
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+    from browserkit import ARGS as args
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path, args=args)
         try:

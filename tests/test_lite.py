@@ -33,8 +33,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+from browserkit import ARGS, guard  # noqa: E402 - tests/ is on sys.path
 #: A name for 127.0.0.1 in this browser only: a site on a LAN address over plain http. Browsers allow
 #: service workers only on https and localhost, so there JupyterLite cannot give the kernel the site's files.
 LAN = "lab.test"
@@ -196,18 +195,9 @@ def browser(chromium_path):
 def _guarded(browser, base):
     """A fresh context (no storage, no service worker yet) where only ``base`` may be reached."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    seen = {"served": [], "refused": []}
-
-    def handle(route):
-        url = route.request.url
-        if url.startswith(base):
-            seen["served"].append(url)
-            route.continue_()
-        else:
-            seen["refused"].append(url)
-            route.abort()
-    context.route("**/*", handle)
-    return context, seen
+    served: list[str] = []
+    refused = guard(context, lambda u: u.startswith(base), served)
+    return context, {"served": served, "refused": refused}
 
 
 def _kernel_idle(page, timeout=KERNEL_START):

@@ -185,3 +185,28 @@ def test_stepper_export_against_hand_written_expectations():
     # The fixed order: the same first two clicks cannot both take a lock.
     after = walk(data, "after", "CPU0 CPU1")
     assert [(s["event"]) for s in after] == ["acquire", "block"]
+
+
+def test_refcount_counts_up_and_down_and_the_last_put_runs_the_release():
+    """Surviving mutant: a get that decremented the count went unnoticed."""
+    from labkit.model import get, put
+    m = Model("t", "ref")
+    m.ref("r", 1)
+    m.func("release", [step("release();")])
+    m.func("f", [get("r"), put("r", "release"), put("r", "release")])
+    m.cpu("CPU0", "f")
+    t = replay(m.build(), "CPU0*")
+    counts = [(s.event, s.detail.get("count")) for s in t.steps if "count" in s.detail]
+    assert counts == [("get", 2), ("put", 1), ("release_call", 0)]
+    assert [s.op.text for s in t.steps][-1] == "release();"
+
+
+def test_a_wait_whose_condition_already_holds_does_not_sleep():
+    """Surviving mutant: wait_event slept even when its condition held."""
+    from labkit.model import wait_event
+    m = Model("t", "wait")
+    m.shared("done", True)
+    m.func("f", [wait_event(var("done") == True), step("after();")])  # noqa: E712 - builds an Expr
+    m.cpu("CPU0", "f")
+    t = replay(m.build(), "CPU0*")
+    assert [s.event for s in t.steps][0] != "sleep" and len(t.steps) == 2

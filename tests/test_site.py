@@ -30,8 +30,7 @@ from labkit.site import external_loads, notebook_paths, objectives_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 WEB = REPO / "web" / "node_modules"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+from browserkit import ARGS, guard  # noqa: E402 - tests/ is on sys.path
 VIEW = {"width": 1280, "height": 720}
 
 
@@ -272,16 +271,7 @@ def browser(chromium_path):
 def _context(browser, allowed):
     """A 1280x720 page whose requests outside ``allowed`` are refused and counted."""
     ctx = browser.new_context(viewport=VIEW)
-    refused: list[str] = []
-
-    def handle(route):
-        url = route.request.url
-        if allowed(url):
-            route.continue_()
-        else:
-            refused.append(url)
-            route.abort()
-    ctx.route("**/*", handle)
+    refused = guard(ctx, allowed)
     page = ctx.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))

@@ -366,11 +366,8 @@ def test_jupyterlab_compact_and_lazy(browser, lab, artifacts_dir):  # noqa: F811
     ]
     nbformat.write(nb, str(lab["root"] / "lecture.ipynb"))
     context = browser.new_context(viewport={"width": 1280, "height": 720})
-    refused = _guard(context, lambda u: u.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:")))
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.set_default_timeout(30_000)
+    refused = guard(context, lambda u: u.startswith(LOCAL))
+    page, errors = page_with_errors(context, 30_000)
     try:
         page.goto(f"{lab['base']}/lab/tree/lecture.ipynb?token={lab['token']}")
         cells = page.locator(".jp-NotebookPanel .jp-Cell")
