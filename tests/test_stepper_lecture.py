@@ -29,6 +29,7 @@ import time
 
 import pytest
 
+from browserkit import LOCAL, guard, page_with_errors  # noqa: E402
 from test_browser import _contrast, _guard, browser, lab  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
