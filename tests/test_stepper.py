@@ -454,3 +454,9 @@ def test_widget_builds_large_variants_when_opened():
     assert sent[-1]["type"] == "variant_error" and "n9" in sent[-1]["message"]
     w._on_msg(w, "noise", [])                  # anything else is ignored
     assert len(sent) == 2
+
+
+def test_a_fix_never_merged_says_so_in_the_stepper_data_too():
+    fix = case_json("s390_release")["case"]["fix"]
+    assert fix["status"] == "proposed, not merged" and fix["commit"] is None
+    assert fix == get_case("s390_release").to_json()["fix"]      # one JSON form of a fix

@@ -45,6 +45,11 @@ class Fix:
         if self.status == "merged" and not self.commit:
             raise ValueError(f"Fix {self.subject!r}: a merged fix needs its commit id")
 
+    def to_json(self) -> dict:
+        """The one JSON form of a fix (``cases --json``, the stepper's data)."""
+        return {"subject": self.subject, "commit": self.commit, "link": self.link, "status": self.status,
+                "note": self.note}
+
 
 @dataclass(frozen=True)
 class Exercise:
@@ -132,8 +137,7 @@ class Case:
 
     def to_json(self) -> dict:
         def fx(f):
-            return None if f is None else {"subject": f.subject, "commit": f.commit, "link": f.link,
-                                           "status": f.status, "note": f.note}
+            return None if f is None else f.to_json()
         return {"id": self.id, "title": self.title, "kind": self.kind, "summary": self.summary,
                 "variants": [{"id": v.id, "title": v.title, "expect": v.expect, "note": v.note}
                              for v in self.variants],

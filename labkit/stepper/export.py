@@ -303,7 +303,7 @@ def case_json(case_id: str, variants: Iterable[str] | None = None, max_states: i
     texts = _Interner()
 
     def fx(f):
-        return None if f is None else {"subject": f.subject, "commit": f.commit, "link": f.link}
+        return None if f is None else f.to_json()      # a fix that was never merged says so here too
 
     out_variants = [_variant_json(case, vid, texts, max_states, explore_seconds,
                                   stub_if_large=lazy is not None and vid != lazy) for vid in vids]
