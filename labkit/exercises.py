@@ -106,8 +106,8 @@ def _matches(f, goal: str, about: str | None) -> bool:
 
 
 def _target(prog: Program, goal: str, about: str | None):
-    from .explore import explore
-    r = explore(prog)
+    from .explore import explored
+    r = explored(prog)
     for f in r.findings:
         if _matches(f, goal, about):
             return f
@@ -122,7 +122,7 @@ def _held_by(prog: Program, state, cpu_name: str) -> set[str]:
 def _first_preemption(prog: Program, schedule: str) -> tuple[str, str] | None:
     """(cpu, function) where the shortest schedule first switches away from a
     cpu that could have gone on: the place the bug needs an interruption."""
-    from .semantics import can_step, current_op  # noqa: F401 - current_op for clarity
+    from .semantics import can_step
     from .trace import replay
     t = replay(prog, schedule)
     for i in range(1, len(t.steps)):
@@ -137,7 +137,7 @@ def _schedule_hint(prog: Program, trace, target) -> str:
     if target is None:
         return ""
     if target.kind == "deadlock" and target.cycle:
-        if len(target.cycle) == 1 and target.cycle[0][0] == target.cycle[0][2]:
+        if _self_deadlock(target):
             cpu, lock, _ = target.cycle[0]
             return (f"in the deadlock {cpu} asks for {lock} while it already holds it, further down a call "
                     f"chain. Which step decides whether {cpu} goes down that path, and what must another cpu "
@@ -154,11 +154,11 @@ def _schedule_hint(prog: Program, trace, target) -> str:
                     f"and let another cpu run.")
         return (f"your schedule had {need} at once; now make each of them ask for its next lock "
                 f"(keep stepping the cpus that are not stuck).")
-    switches = sum(1 for a, b in zip(steps, steps[1:]) if a.cpu != b.cpu)
     pre = _first_preemption(prog, target.schedule)
     where = f" The bug needs {pre[0]} to be interrupted inside {pre[1]}()." if pre else ""
-    if steps and switches <= len(prog.cpus) - 1 and all(
-            sum(1 for s in steps if s.cpu == c) in (0, len([s for s in steps if s.cpu == c])) for c in prog.cpu_names):
+    # Serial: each cpu's steps form one unbroken run (as many runs as cpus that ran).
+    runs = 1 + sum(1 for a, b in zip(steps, steps[1:]) if a.cpu != b.cpu)
+    if steps and runs == len({s.cpu for s in steps}):
         return (f"what goes wrong: {target.message}. Your schedule runs the cpus one after the other, "
                 f"and that order is safe.{where}")
     return f"what goes wrong: {target.message}. It involves {', '.join(target.cpus) or 'the cpus'}.{where}"
@@ -202,7 +202,7 @@ def check_schedule(case_id: str, variant: str, answer, goal: str = "deadlock", a
         return Check(True, f"your schedule reaches the {what} at step {n}{extra}: {got[0].message}")
     if not trace.steps:
         return Check(False, "the schedule is empty.", "run a cpu: type its name, e.g. 'CPU0', or click it in the stepper.")
-    other = [f for f in trace.findings]
+    other = trace.findings
     found = f" (it does reach: {other[0].kind} — {other[0].message})" if other else ""
     return Check(False, f"after {_n(len(trace.steps), 'step')} no {what} has happened{found}.",
                  _schedule_hint(prog, trace, target))
@@ -214,7 +214,7 @@ def _kinds(answer) -> set[str]:
     items = [answer] if isinstance(answer, str) else list(answer)
     out = set()
     for a in items:
-        key = str(a).strip().lower().replace("-", "_") if "_" in str(a) or "-" in str(a) else str(a).strip().lower()
+        key = str(a).strip().lower().replace("-", "_")
         if key not in VERDICTS:
             raise LabError(f"{a!r} is not a verdict; say one of: deadlock, use_after_free, double_free, "
                            f"refcount, warn, clean")
@@ -227,12 +227,12 @@ def _kinds(answer) -> set[str]:
 def check_verdict(case_id: str, variant: str, answer) -> Check:
     """Predict what the explorer finds in ``variant``: ``"deadlock"``,
     ``"clean"``, ``"warn"`` ... (or a list of them)."""
-    from .explore import explore
+    from .explore import explored
     try:
         said = _kinds(answer)
     except LabError as e:
         return Check(False, str(e))
-    r = explore(program(case_id, variant))
+    r = explored(program(case_id, variant))
     found = r.kinds() or {"clean"}
     words = ", ".join(sorted(k.replace("_", " ") for k in found))
     if said == found:
@@ -410,13 +410,12 @@ def _obligations(prog: Program, ex: Exercise) -> str | None:
                 held = ", ".join(prog.locks[l].name for l, _ in th.held)
                 return f"{prog.cpu_names[i]} finishes still holding {held}"
         from .model import irq_var_name
-        for name, _ in prog.vars:
-            for c in prog.cpu_names:
-                if name == irq_var_name(c):
-                    irq = fin.vars[prog.var_index[name]]
-                    if not irq.on or irq.bh:
-                        return (f"{c} finishes with {'interrupts' if not irq.on else 'bottom halves'} still off "
-                                f"(an irqsave needs its irqrestore, an _irq lock its _irq unlock)")
+        for c in prog.cpu_names:
+            v = prog.var_index.get(irq_var_name(c))
+            irq = fin.vars[v] if v is not None else None
+            if irq is not None and (not irq.on or irq.bh):
+                return (f"{c} finishes with {'interrupts' if not irq.on else 'bottom halves'} still off "
+                        f"(an irqsave needs its irqrestore, an _irq lock its _irq unlock)")
     return None
 
 
@@ -430,7 +429,7 @@ def check_fix(case_id: str, variant: str, function: str, text: str, *, must_hold
 
 
 def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
-    from .explore import explore
+    from .explore import explore, explored
     base = program(case_id, ex.variant)
     try:
         ops = parse_fix(base, ex.function, text)
@@ -446,7 +445,7 @@ def _judge_fix(case_id: str, ex: Exercise, text: str) -> Check:
         return Check(False, f"the explorer could not finish: {r.stopped}")
     # Compare by what happened, not by key: a key may name the model line
     # (use after free, WARN), and the learner's edit rebuilt those lines.
-    before = {(f.kind, f.message) for f in explore(base).findings}
+    before = {(f.kind, f.message) for f in explored(base).findings}
     if r.findings:
         f = r.findings[0]
         new = (f.kind, f.message) not in before
@@ -611,11 +610,11 @@ def rarity(case_id: str, variant: str = "before", goal: str | None = None, max_s
     ``max_states``.
     """
     import sys
-    from .explore import explore
+    from .explore import explored
     from .semantics import apply, can_step, initial_state, state_findings
     prog = program(case_id, variant)
     if goal is None:
-        r = explore(prog)
+        r = explored(prog)
         goal = r.findings[0].kind if r.findings else "any"
     goal = VERDICTS.get(goal, goal)
     n = len(prog.cpus)
@@ -636,7 +635,8 @@ def rarity(case_id: str, variant: str = "before", goal: str | None = None, max_s
                            f"(raise max_states to count further)")
         enabled = [c for c in range(n) if can_step(prog, s, c)]
         if not enabled:
-            res = (1, int(hit(state_findings(prog, s))), Fraction(int(hit(state_findings(prog, s)))))
+            reached = int(hit(state_findings(prog, s)))
+            res = (1, reached, Fraction(reached))
             memo[s] = res
             return res
         onstack.add(s)

@@ -72,7 +72,6 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 
 from . import model as _model
@@ -952,7 +951,7 @@ def _source(spec: _Spec, command: str) -> str:
                                                    + _leaves_out(spec).split(". ", 1)[0] + ".", 78, hang="")]
     lines += ['"""', ""]
     lines += ["from __future__ import annotations", "", "from functools import partial", "",
-              f"from labkit.cases.base import Case, Variant, leaves_out",
+              "from labkit.cases.base import Case, Variant, leaves_out",
               f"from labkit.model import Model, {', '.join(used)}", "",
               '__all__ = ["CASE", "build"]', "", "",
               f"def build(variant: str = {VARIANT!r}):",

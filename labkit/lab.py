@@ -181,19 +181,9 @@ def code(case_id: str, variant: str = "before") -> View:
 
 # --- the explorer and traces ---------------------------------------------------
 
-_EXPLORED: dict = {}     # id(program) -> (program, its exploration with the default budget)
-
-
 def _explored(prog):
-    """The explorer's answer for a program with the default budget, explored
-    once per program (the program is kept, so its id is not reused)."""
-    hit = _EXPLORED.get(id(prog))
-    if hit is None or hit[0] is not prog:
-        from .explore import explore as _explore
-        if len(_EXPLORED) >= 256:
-            _EXPLORED.clear()
-        hit = _EXPLORED[id(prog)] = (prog, _explore(prog))
-    return hit[1]
+    from .explore import explored     # imported late: `import labkit` stays cheap
+    return explored(prog)
 
 
 def explore(case_id: str, variant: str = "before", **budget) -> View:
