@@ -30,6 +30,17 @@ def chromium_path() -> str:
     return path
 
 
+@pytest.fixture(scope="module")
+def browser(chromium_path):
+    """Debian's chromium under Playwright, one per test module (flags: browserkit.ARGS)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    from browserkit import ARGS
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
+        yield b
+        b.close()
+
+
 @pytest.fixture(scope="session")
 def dot_path() -> str:
     path = shutil.which("dot")

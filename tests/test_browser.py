@@ -31,19 +31,10 @@ import pytest
 pytestmark = pytest.mark.browser
 
 REPO = Path(__file__).resolve().parent.parent
-from browserkit import ARGS, LOCAL, guard, page_with_errors  # noqa: E402 - tests/ is on sys.path
+from browserkit import LOCAL, guard, page_with_errors  # noqa: E402 - tests/ is on sys.path
 DEADLOCK = "CPU0 CPU0 CPU0 CPU0 CPU1 CPU1 CPU1 CPU0 CPU1 CPU1 CPU1 CPU1"
 CYCLE = "CPU0 → mem_list_mutex → CPU1 → mmap_sem → CPU0"
 THEME_WAIT = 120_000    # ms: a theme switch waits for the theme, never for a fixed time
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
 
 
 def _free_port() -> int:
@@ -276,9 +267,7 @@ def test_standalone_offline(browser, tmp_path, artifacts_dir):
         context = browser.new_context(viewport={"width": 1150, "height": 900}, color_scheme=scheme)
         context.set_offline(True)
         refused = _guard(context, lambda u: u.startswith("file://"))
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+        page, errors = page_with_errors(context)
         page.goto(path.resolve().as_uri())
         st = page.locator(".lk-stepper")
         expect(st).to_be_visible()
@@ -440,9 +429,7 @@ def test_every_seed_bug_by_clicking_back_and_fix(browser, tmp_path, artifacts_di
     path = export_html(case_id, bug_vid, tmp_path / f"{case_id}.html")
     context = browser.new_context(viewport={"width": 1150, "height": 900})
     context.set_offline(True)
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = page_with_errors(context)
     page.goto(path.resolve().as_uri())
     st = page.locator(".lk-stepper")
     banner = st.locator('.lk-banner[role="alert"]')

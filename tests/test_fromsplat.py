@@ -400,20 +400,16 @@ def test_the_module_docstring_describes_what_is_built():
 # --- the browser ----------------------------------------------------------------------------------
 
 @pytest.mark.browser
-def test_generated_standalone_page_clicks_to_the_deadlock(chromium_path, tmp_path, artifacts_dir):
-    sync_api = pytest.importorskip("playwright.sync_api")
+def test_generated_standalone_page_clicks_to_the_deadlock(browser, tmp_path, artifacts_dir):
     from playwright.sync_api import expect
-    from browserkit import ARGS
+    from browserkit import page_with_errors
     sc = from_splat(SPLATS / "kvm_vfio_quoted.txt")
     steps = sc.bug().split()
     path = sc.export(tmp_path / "kvm_vfio_report.html")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        context = browser.new_context(viewport={"width": 1150, "height": 900})
-        context.set_offline(True)
-        page = context.new_page()
-        errors = []
-        page.on("pageerror", lambda e: errors.append(str(e)))
+    context = browser.new_context(viewport={"width": 1150, "height": 900})
+    context.set_offline(True)
+    try:
+        page, errors = page_with_errors(context)
         page.goto(path.resolve().as_uri())
         st = page.locator(".lk-stepper")
         expect(st).to_be_visible()
@@ -428,6 +424,6 @@ def test_generated_standalone_page_clicks_to_the_deadlock(chromium_path, tmp_pat
         expect(banner).to_be_visible()
         expect(banner).to_contain_text(f"Deadlock at step {len(steps)}")
         page.screenshot(path=str(artifacts_dir / "stepper_from_splat_kvm_vfio.png"), full_page=True)
+    finally:
         context.close()
-        browser.close()
     assert not errors, errors

@@ -289,52 +289,46 @@ def test_hostile_variant_id_on_the_command_line(register, tmp_path, capsys):
 
 
 @pytest.mark.browser
-def test_hardening_hostile_page_in_a_browser(register, tmp_path, chromium_path, artifacts_dir):
+def test_hardening_hostile_page_in_a_browser(register, tmp_path, browser, artifacts_dir):
     """The hostile page from file://: the stepper renders, the text shows as text, nothing injected runs."""
-    sync_api = pytest.importorskip("playwright.sync_api")
     from playwright.sync_api import expect
 
     from labkit.stepper.standalone import export_html
     register(hostile_case())
     path = export_html(CID, VID, tmp_path / "hostile.html")
-    from browserkit import ARGS as args
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path, args=args)
-        try:
-            context = browser.new_context(viewport={"width": 1150, "height": 900})
-            context.set_offline(True)
-            page = context.new_page()
-            errors, dialogs = [], []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-            page.set_default_timeout(60_000)
-            page.goto(path.resolve().as_uri())
-            st = page.locator(".lk-stepper")
-            expect(st).to_be_visible()
-            expect(st.locator(".lk-variant")).to_have_count(2)
-            assert st.locator(".lk-variant").first.get_attribute("data-variant") == VID
-            expect(st.locator(".lk-variant").first).to_have_attribute("aria-pressed", "true")
-            # Step the hostile cpu into the deadlock: CPU_H takes A, CPU1 takes B, both wait.
-            buttons = st.locator("button.lk-step")
-            expect(buttons).to_have_count(2)
-            assert buttons.first.get_attribute("data-cpu") == CPU_H
-            for i in (0, 1, 0, 1):
-                buttons.nth(i).click()
-            expect(st.locator(".lk-pos")).to_have_text("step 4 of 4")
-            banner = st.locator('.lk-banner[role="alert"]')
-            expect(banner).to_be_visible()
-            expect(banner).to_contain_text(HOSTILE[0])        # shown as text, not markup
-            expect(st).to_contain_text("lock A </script>")
-            page.screenshot(path=str(artifacts_dir / "stepper_hostile.png"), full_page=True)
-            injected = page.evaluate("""() => ({
-                pwned: window.__pwned === undefined ? null : window.__pwned,
-                imgs: document.querySelectorAll('img').length,
-                scripts: document.querySelectorAll('script').length,
-                onload: document.querySelectorAll('[onload], [onerror]').length })""")
-            assert injected == {"pwned": None, "imgs": 0, "scripts": 2, "onload": 0}
-            assert page.title().startswith("case title </script><img")     # the title is text too
-            context.close()
-        finally:
-            browser.close()
+    from browserkit import page_with_errors
+    context = browser.new_context(viewport={"width": 1150, "height": 900})
+    context.set_offline(True)
+    try:
+        page, errors = page_with_errors(context, 60_000)
+        dialogs = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(path.resolve().as_uri())
+        st = page.locator(".lk-stepper")
+        expect(st).to_be_visible()
+        expect(st.locator(".lk-variant")).to_have_count(2)
+        assert st.locator(".lk-variant").first.get_attribute("data-variant") == VID
+        expect(st.locator(".lk-variant").first).to_have_attribute("aria-pressed", "true")
+        # Step the hostile cpu into the deadlock: CPU_H takes A, CPU1 takes B, both wait.
+        buttons = st.locator("button.lk-step")
+        expect(buttons).to_have_count(2)
+        assert buttons.first.get_attribute("data-cpu") == CPU_H
+        for i in (0, 1, 0, 1):
+            buttons.nth(i).click()
+        expect(st.locator(".lk-pos")).to_have_text("step 4 of 4")
+        banner = st.locator('.lk-banner[role="alert"]')
+        expect(banner).to_be_visible()
+        expect(banner).to_contain_text(HOSTILE[0])        # shown as text, not markup
+        expect(st).to_contain_text("lock A </script>")
+        page.screenshot(path=str(artifacts_dir / "stepper_hostile.png"), full_page=True)
+        injected = page.evaluate("""() => ({
+            pwned: window.__pwned === undefined ? null : window.__pwned,
+            imgs: document.querySelectorAll('img').length,
+            scripts: document.querySelectorAll('script').length,
+            onload: document.querySelectorAll('[onload], [onerror]').length })""")
+        assert injected == {"pwned": None, "imgs": 0, "scripts": 2, "onload": 0}
+        assert page.title().startswith("case title </script><img")     # the title is text too
+    finally:
+        context.close()
     assert not errors, errors
     assert not dialogs, dialogs

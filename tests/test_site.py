@@ -30,7 +30,7 @@ from labkit.site import external_loads, notebook_paths, objectives_markdown
 
 REPO = Path(__file__).resolve().parent.parent
 WEB = REPO / "web" / "node_modules"
-from browserkit import ARGS, guard  # noqa: E402 - tests/ is on sys.path
+from browserkit import guard  # noqa: E402 - tests/ is on sys.path
 VIEW = {"width": 1280, "height": 720}
 
 
@@ -258,15 +258,6 @@ def test_slides_command_writes_an_offline_deck(deck):
 
 
 # --- the browser: file://, http, the deck -----------------------------------------------------
-
-@pytest.fixture(scope="module")
-def browser(chromium_path):
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium_path, args=ARGS)
-        yield b
-        b.close()
-
 
 def _context(browser, allowed):
     """A 1280x720 page whose requests outside ``allowed`` are refused and counted."""

@@ -30,7 +30,7 @@ import time
 import pytest
 
 from browserkit import LOCAL, guard, page_with_errors  # noqa: E402
-from test_browser import _contrast, _guard, browser, lab  # noqa: F401 - fixtures
+from test_browser import _contrast, _guard, lab  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -44,9 +44,7 @@ def _page(browser, path, width, height, scheme="light"):  # noqa: F811
     context = browser.new_context(viewport={"width": width, "height": height}, color_scheme=scheme)
     context.set_offline(True)
     refused = _guard(context, lambda u: u.startswith("file://"))
-    page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
+    page, errors = page_with_errors(context)
     page.goto(path.resolve().as_uri())
     page.wait_for_selector(".lk-stepper")
     return context, page, errors, refused
