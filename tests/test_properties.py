@@ -11,6 +11,7 @@ from labkit.lockdep import Lockdep
 from labkit.model import Model, mutex_lock, mutex_unlock, step
 from labkit.semantics import DONE, READ, WRITE, apply, can_step, initial_state
 from labkit.trace import replay
+from randmodels import build, random_models
 
 SMALL = [(c, v) for c in case_ids() for v in get_case(c).variant_ids
          if not v.endswith(("5", "6")) and not v.startswith("three_threads")]
@@ -119,59 +120,13 @@ def test_lockdep_reports_a_cycle_exactly_when_the_order_graph_has_one(np):
 
 # --- the reduction loses nothing ---------------------------------------------------
 
-@st.composite
-def mixed_programs(draw):
-    """Small models over every kind of step: locks of each kind, an object
-    that can be freed and used, a refcount, a shared flag that steps read."""
-    ncpus = draw(st.integers(2, 3))
-    kinds = ["lock", "down_read", "down_write", "free", "use", "get", "put", "set", "if", "warn"]
-    progs = [draw(st.lists(st.sampled_from(kinds), min_size=1, max_size=4)) for _ in range(ncpus)]
-    return progs
-
-
-def build_mixed(progs):
-    from labkit.model import (down_read, down_write, free, get, if_, label, put, up_read, up_write, use,
-                              var, assign, warn_on, alloc)
-    m = Model("random", "mixed")
-    m.mutex("M")
-    m.rwsem("S")
-    m.object("obj")
-    m.ref("ref", 1)
-    m.shared("flag", 0)
-    for c, kinds in enumerate(progs):
-        ops = []
-        for i, k in enumerate(kinds):
-            if k == "lock":
-                ops += [mutex_lock("M"), step("work;"), mutex_unlock("M")]
-            elif k == "down_read":
-                ops += [down_read("S"), step("read;"), up_read("S")]
-            elif k == "down_write":
-                ops += [down_write("S"), step("write;"), up_write("S")]
-            elif k == "free":
-                ops.append(free("obj"))
-            elif k == "use":
-                ops.append(use("obj"))
-            elif k == "get":
-                ops.append(get("ref"))
-            elif k == "put":
-                ops.append(put("ref"))
-            elif k == "set":
-                ops.append(assign("flag", c + 1))
-            elif k == "if":
-                ops += [if_(var("flag") == 0, f"l{i}"), step("skipped;"), label(f"l{i}")]
-            elif k == "warn":
-                ops.append(warn_on(var("flag") == c + 1))
-        m.func(f"f{c}", ops)
-        m.cpu(f"CPU{c}", f"f{c}", comm=f"t{c}", pid=c)
-    return m.build()
-
-
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(mixed_programs())
-def test_sleep_sets_lose_no_state_finding_or_shortest_length(progs):
+@given(random_models())
+def test_sleep_sets_lose_no_state_finding_or_shortest_length(model):
+    """Random models over every kind of step (tests/randmodels.py), memory-corrupting ones included."""
     from labkit.errors import ModelError
-    prog = build_mixed(progs)
     try:
+        prog = build(*model)
         full = explore(prog, reduction=False)
     except ModelError:
         return   # e.g. a free of an object freed before: the model itself is wrong
